@@ -1,0 +1,63 @@
+// Context: the stream every convkit call runs on (its own or the caller's),
+// lazily created cuBLAS / cuSPARSE handles bound to it, and a workspace with a
+// caller-settable byte limit. Constructing a Context touches no device, so it
+// is safe on machines without a GPU; the first call that needs the device
+// throws Error(NoDevice) there. One context per thread at a time.
+#pragma once
+
+#include <convkit/export.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <memory>
+
+namespace convkit {
+
+namespace detail {
+struct ContextState;
+}
+
+class CONVKIT_EXPORT Context {
+ public:
+  /// A context with its own non-blocking stream on the current device,
+  /// created at first use (never the legacy default stream).
+  Context();
+  /// A context that runs on the caller's stream (which may be the legacy
+  /// default stream 0 if the caller hands it in). The stream is not destroyed.
+  explicit Context(cudaStream_t stream);
+  ~Context();
+  Context(Context&&) noexcept;
+  Context& operator=(Context&&) noexcept;
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  /// The stream convkit enqueues work on. Throws Error(NoDevice) when no CUDA
+  /// device is usable.
+  cudaStream_t stream() const;
+  /// Blocks until all work enqueued on the stream has finished.
+  void synchronize() const;
+
+  /// Upper bound on the workspace any call may use (default: unlimited).
+  void set_workspace_limit(std::size_t bytes);
+  std::size_t workspace_limit() const;
+  /// Bytes of workspace currently allocated.
+  std::size_t workspace_allocated() const;
+
+  /// Let GEMM-based paths use TF32 tensor cores for float (default off:
+  /// results then are exact FP32 arithmetic).
+  void set_allow_tf32(bool on);
+  bool allow_tf32() const;
+
+  /// Shared internal state (used by tensors and plans to keep the stream and
+  /// handles alive).
+  const std::shared_ptr<detail::ContextState>& state() const { return state_; }
+
+ private:
+  std::shared_ptr<detail::ContextState> state_;
+};
+
+/// Whether a usable CUDA device is present (never throws).
+CONVKIT_EXPORT bool device_available() noexcept;
+
+}  // namespace convkit

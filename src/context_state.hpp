@@ -1,0 +1,52 @@
+// The state behind a Context: stream, device, lazily created library handles
+// and the workspace. Shared (shared_ptr) by the Context, its DeviceTensors and
+// its plans, so the stream outlives every stream-ordered free.
+#pragma once
+
+#include <convkit/context.hpp>
+
+#include <cublas_v2.h>
+#include <cusparse.h>
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <limits>
+
+namespace convkit::detail {
+
+struct ContextState {
+  ContextState() = default;
+  explicit ContextState(cudaStream_t s) : stream_(s), owns_stream_(false), stream_ready_(true) {}
+  ~ContextState();
+  ContextState(const ContextState&) = delete;
+  ContextState& operator=(const ContextState&) = delete;
+
+  /// The stream; creates the context's own stream on first use. Throws NoDevice.
+  cudaStream_t stream();
+  /// cuBLAS / cuSPARSE handles bound to the stream, created on first use.
+  cublasHandle_t cublas();
+  cusparseHandle_t cusparse();
+  /// A device buffer of at least `bytes`, stream-ordered on stream(). Throws
+  /// WorkspaceTooSmall (naming `bytes` and `who`) when over the limit.
+  void* workspace(std::size_t bytes, const char* who);
+  /// Throws WorkspaceTooSmall if `bytes` exceeds the limit (no allocation).
+  void check_workspace(std::size_t bytes, const char* who) const;
+
+  std::size_t workspace_limit = std::numeric_limits<std::size_t>::max();
+  std::size_t workspace_size = 0;
+  bool allow_tf32 = false;
+
+ private:
+  cudaStream_t stream_ = nullptr;
+  bool owns_stream_ = true;
+  bool stream_ready_ = false;
+  int device_ = -1;
+  cublasHandle_t cublas_ = nullptr;
+  cusparseHandle_t cusparse_ = nullptr;
+  void* workspace_ = nullptr;
+};
+
+/// Throws Error(NoDevice) with a clear message when no CUDA device is usable.
+void require_device(const char* what);
+
+}  // namespace convkit::detail

@@ -1,0 +1,190 @@
+// The public GPU entry points: validation, algorithm resolution and dispatch
+// through the AlgorithmOps tables, and ConvPlan. Dtype never needs a switch
+// here: algorithms receive it and dispatch once inside their own file.
+#include <convkit/conv.hpp>
+#include <convkit/reference.hpp>
+
+#include "algorithms.hpp"
+#include "check.hpp"
+#include "validate.hpp"
+
+namespace convkit {
+
+const char* algorithm_name(Algorithm a) noexcept {
+  switch (a) {
+    case Algorithm::Auto: return "Auto";
+    case Algorithm::Direct: return "Direct";
+    case Algorithm::Im2colGemm: return "Im2colGemm";
+    case Algorithm::SparseToeplitz: return "SparseToeplitz";
+    case Algorithm::Fft: return "Fft";
+    case Algorithm::Reference: return "Reference";
+  }
+  return "Unknown";
+}
+
+namespace detail {
+
+const AlgorithmOps& ops_for(Algorithm a) {
+  switch (a) {
+    case Algorithm::Direct: return kDirectOps;
+    case Algorithm::Im2colGemm: return kIm2colGemmOps;
+    case Algorithm::SparseToeplitz: return kSparseToeplitzOps;
+    default: break;
+  }
+  throw Error(Status::NotSupported, msg("Algorithm::", algorithm_name(a), " is not built yet"));
+}
+
+void PlanImpl::run_transpose(const void*, void*) {
+  throw Error(Status::NotSupported, msg("run_transpose: Algorithm::", algorithm_name(ops_.algo),
+                                        " does not provide the transposed convolution; use SparseToeplitz"));
+}
+
+namespace {
+
+// Support of one algorithm for an already validated problem.
+Support supports_problem(const ConvProblem& p, DType t, Algorithm a) {
+  switch (a) {
+    case Algorithm::Reference: return supported();
+    case Algorithm::Fft: return unsupported("Algorithm::Fft is not built yet");
+    case Algorithm::Auto: break;
+    default: return ops_for(a).supports(p, t);
+  }
+  std::string why;
+  for (Algorithm c : {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz}) {
+    Support s = ops_for(c).supports(p, t);
+    if (s) return s;
+    why += msg(why.empty() ? "" : "; ", algorithm_name(c), ": ", s.reason);
+  }
+  return unsupported("no algorithm supports this problem (" + why + ")");
+}
+
+// Auto's choice until the cost model lands: the first GPU algorithm, in the
+// order Direct, Im2colGemm, SparseToeplitz, that supports the problem and fits
+// the workspace limit.
+Algorithm resolve(const ConvProblem& p, DType t, Algorithm a, const ContextState& ctx) {
+  if (a != Algorithm::Auto) return a;
+  std::string why;
+  for (Algorithm c : {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz}) {
+    const AlgorithmOps& ops = ops_for(c);
+    Support s = ops.supports(p, t);
+    if (!s) {
+      why += msg(why.empty() ? "" : "; ", algorithm_name(c), ": ", s.reason);
+      continue;
+    }
+    const std::size_t ws = ops.workspace(p, t);
+    if (ws > ctx.workspace_limit) {
+      why += msg(why.empty() ? "" : "; ", algorithm_name(c), ": needs ", ws, " bytes of workspace, limit ",
+                 ctx.workspace_limit);
+      continue;
+    }
+    return c;
+  }
+  throw Error(Status::NotSupported, msg("Algorithm::Auto: no algorithm can run ", p, " (", why, ")"));
+}
+
+const AlgorithmOps& checked_ops(const ConvProblem& p, DType t, Algorithm a, const ContextState& ctx) {
+  CONVKIT_EXPECTS(a != Algorithm::Reference, Status::InvalidArgument,
+                  "Algorithm::Reference runs on host tensors only: call it with host views");
+  const AlgorithmOps& ops = ops_for(a);
+  Support s = ops.supports(p, t);
+  CONVKIT_EXPECTS(s.ok, Status::NotSupported, "Algorithm::", algorithm_name(a), " cannot run ", p, " (",
+                  dtype_name(t), "): ", s.reason);
+  ctx.check_workspace(ops.workspace(p, t), algorithm_name(a));
+  return ops;
+}
+
+}  // namespace
+}  // namespace detail
+
+Support supports(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype, Algorithm algo) {
+  return detail::supports_problem(spec.problem(x, w), dtype, algo);
+}
+
+std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype, Algorithm algo) {
+  const ConvProblem p = spec.problem(x, w);
+  if (algo == Algorithm::Reference) return 0;
+  Support s = detail::supports_problem(p, dtype, algo);
+  CONVKIT_EXPECTS(s.ok, Status::NotSupported, "Algorithm::", algorithm_name(algo), ": ", s.reason);
+  if (algo == Algorithm::Auto) {
+    detail::ContextState unlimited;
+    algo = detail::resolve(p, dtype, algo, unlimited);
+  }
+  return detail::ops_for(algo).workspace(p, dtype);
+}
+
+void conv(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg y, Algorithm algo) {
+  conv(ctx, spec, x, w, TensorArg(), y, algo);
+}
+
+void conv(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg bias, TensorArg y,
+          Algorithm algo) {
+  if (algo == Algorithm::Reference) {
+    reference::conv(spec, x, w, bias, y);
+    return;
+  }
+  const ConvProblem p = detail::validate_conv(spec, x, w, bias, y, Location::Device);
+  detail::ContextState& st = *ctx.state();
+  const Algorithm a = detail::resolve(p, x.dtype, algo, st);
+  const detail::AlgorithmOps& ops = detail::checked_ops(p, x.dtype, a, st);
+  if (p.N == 0) return;
+  st.stream();  // NoDevice here, before any work
+  ops.run(st, p, x.dtype, detail::Operands{x.data, w.data, bias.present ? bias.data : nullptr,
+                                           const_cast<void*>(y.data)});
+}
+
+// ---------------------------------------------------------------- ConvPlan
+
+ConvPlan::ConvPlan(Context& ctx, const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype,
+                   Algorithm algo) {
+  const ConvProblem p = spec.problem(x, w);
+  detail::ContextState& st = *ctx.state();
+  const Algorithm a = detail::resolve(p, dtype, algo, st);
+  const detail::AlgorithmOps& ops = detail::checked_ops(p, dtype, a, st);
+  st.stream();
+  impl_ = ops.make_plan ? ops.make_plan(ctx.state(), p, dtype)
+                        : std::make_unique<detail::PlanImpl>(ctx.state(), p, dtype, ops);
+}
+
+ConvPlan::~ConvPlan() = default;
+ConvPlan::ConvPlan(ConvPlan&&) noexcept = default;
+ConvPlan& ConvPlan::operator=(ConvPlan&&) noexcept = default;
+
+void ConvPlan::set_weights(TensorArg w, TensorArg bias) {
+  const ConvProblem& p = impl_->problem();
+  detail::check_tensor(w, "w", impl_->dtype(), Location::Device, p.w_shape(), false);
+  if (p.has_bias) {
+    CONVKIT_EXPECTS(bias.present, Status::InvalidArgument,
+                    "bias is missing: the spec has bias(true), so pass a bias tensor [K]");
+    detail::check_tensor(bias, "bias", impl_->dtype(), Location::Device, Shape{p.K}, false);
+  } else {
+    CONVKIT_EXPECTS(!bias.present, Status::InvalidArgument, "bias given with shape ", bias.shape,
+                    " but the spec has bias(false)");
+  }
+  impl_->set_weights(w.data, bias.present ? bias.data : nullptr);
+}
+
+void ConvPlan::run(TensorArg x, TensorArg y) {
+  const ConvProblem& p = impl_->problem();
+  CONVKIT_EXPECTS(impl_->has_weights(), Status::InvalidArgument, "ConvPlan::run: call set_weights first");
+  detail::check_tensor(x, "x", impl_->dtype(), Location::Device, p.x_shape(), false);
+  detail::check_tensor(y, "y", impl_->dtype(), Location::Device, p.y_shape(), true);
+  detail::check_no_overlap(y, "y", x, "x");
+  impl_->run(x.data, const_cast<void*>(y.data));
+}
+
+void ConvPlan::run_transpose(TensorArg y, TensorArg x) {
+  const ConvProblem& p = impl_->problem();
+  CONVKIT_EXPECTS(impl_->has_weights(), Status::InvalidArgument,
+                  "ConvPlan::run_transpose: call set_weights first");
+  detail::check_tensor(y, "dy", impl_->dtype(), Location::Device, p.y_shape(), false);
+  detail::check_tensor(x, "dx", impl_->dtype(), Location::Device, p.x_shape(), true);
+  detail::check_no_overlap(x, "dx", y, "dy");
+  impl_->run_transpose(y.data, const_cast<void*>(x.data));
+}
+
+const ConvProblem& ConvPlan::problem() const { return impl_->problem(); }
+Algorithm ConvPlan::algorithm() const { return impl_->algorithm(); }
+DType ConvPlan::dtype() const { return impl_->dtype(); }
+std::size_t ConvPlan::workspace_bytes() const { return impl_->workspace_bytes(); }
+
+}  // namespace convkit

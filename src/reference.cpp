@@ -1,0 +1,103 @@
+// The CPU reference: DESIGN §1 as straight loops, accumulating in double.
+// It shares boundary folding and the kernel flip with the GPU kernels
+// (kernels/indexing.cuh), and is checked independently against SciPy golden
+// data (tests/data). Slow on purpose; never the thing to optimise.
+#include <convkit/reference.hpp>
+
+#include "check.hpp"
+#include "indexing.cuh"
+#include "validate.hpp"
+
+#include <vector>
+
+namespace convkit::reference {
+namespace {
+
+using detail::source_offset;
+using detail::weight_offset;
+
+// Visits every (output element, input element, weight element) triple of the
+// convolution, calling f(y_index, x_index, w_index). Forward and transposed
+// convolution are both this loop; they differ only in which way the product
+// flows.
+template <class F>
+void for_each_term(const ConvProblem& p, F&& f) {
+  const std::int64_t Cg = p.Cg(), Kg = p.Kg(), P = p.in_spatial(), Q = p.out_spatial(), R = p.ker_spatial();
+  for (std::int64_t n = 0; n < p.N; ++n)
+    for (std::int64_t k = 0; k < p.K; ++k) {
+      const std::int64_t g = k / Kg;
+      for (std::int64_t o0 = 0; o0 < p.out[0]; ++o0)
+        for (std::int64_t o1 = 0; o1 < p.out[1]; ++o1)
+          for (std::int64_t o2 = 0; o2 < p.out[2]; ++o2) {
+            const std::int64_t yi = (n * p.K + k) * Q + (o0 * p.out[1] + o1) * p.out[2] + o2;
+            for (std::int64_t c = 0; c < Cg; ++c) {
+              const std::int64_t xbase = (n * p.C + g * Cg + c) * P;
+              const std::int64_t wbase = (k * Cg + c) * R;
+              for (std::int64_t i0 = 0; i0 < p.ker[0]; ++i0)
+                for (std::int64_t i1 = 0; i1 < p.ker[1]; ++i1)
+                  for (std::int64_t i2 = 0; i2 < p.ker[2]; ++i2) {
+                    const std::int64_t s = source_offset(p, o0, o1, o2, i0, i1, i2);
+                    if (s >= 0) f(yi, xbase + s, wbase + weight_offset(p, i0, i1, i2));
+                  }
+            }
+          }
+    }
+}
+
+template <class T>
+void forward(const ConvProblem& p, const T* x, const T* w, const T* b, T* y) {
+  const std::int64_t Q = p.out_spatial();
+  std::vector<double> acc(static_cast<std::size_t>(p.N * p.K * Q), 0.0);
+  for_each_term(p, [&](std::int64_t yi, std::int64_t xi, std::int64_t wi) {
+    acc[yi] += static_cast<double>(x[xi]) * static_cast<double>(w[wi]);
+  });
+  for (std::int64_t n = 0; n < p.N; ++n)
+    for (std::int64_t k = 0; k < p.K; ++k)
+      for (std::int64_t q = 0; q < Q; ++q) {
+        const std::int64_t i = (n * p.K + k) * Q + q;
+        y[i] = static_cast<T>(acc[i] + (b ? static_cast<double>(b[k]) : 0.0));
+      }
+}
+
+template <class T>
+void transpose(const ConvProblem& p, const T* dy, const T* w, T* dx) {
+  std::vector<double> acc(static_cast<std::size_t>(p.N * p.C * p.in_spatial()), 0.0);
+  for_each_term(p, [&](std::int64_t yi, std::int64_t xi, std::int64_t wi) {
+    acc[xi] += static_cast<double>(dy[yi]) * static_cast<double>(w[wi]);
+  });
+  for (std::size_t i = 0; i < acc.size(); ++i) dx[i] = static_cast<T>(acc[i]);
+}
+
+}  // namespace
+
+void conv(const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg y) { conv(spec, x, w, TensorArg(), y); }
+
+void conv(const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg bias, TensorArg y) {
+  const ConvProblem p = detail::validate_conv(spec, x, w, bias, y, Location::Host);
+  if (x.dtype == DType::F32)
+    forward(p, static_cast<const float*>(x.data), static_cast<const float*>(w.data),
+            static_cast<const float*>(bias.data), static_cast<float*>(const_cast<void*>(y.data)));
+  else
+    forward(p, static_cast<const double*>(x.data), static_cast<const double*>(w.data),
+            static_cast<const double*>(bias.data), static_cast<double*>(const_cast<void*>(y.data)));
+}
+
+void conv_transpose(const ConvSpec& spec, TensorArg dy, TensorArg w, TensorArg dx) {
+  const Status bad = Status::InvalidArgument;
+  CONVKIT_EXPECTS(dx.present && dy.present && w.present, bad, "conv_transpose needs dy, w and dx");
+  CONVKIT_EXPECTS(!spec.has_bias(), bad, "conv_transpose: the spec has bias(true); the adjoint takes no bias");
+  const ConvProblem p = spec.problem(dx.shape, w.shape);
+  detail::check_tensor(dy, "dy", dx.dtype, Location::Host, p.y_shape(), false);
+  detail::check_tensor(w, "w", dx.dtype, Location::Host, w.shape, false);
+  detail::check_tensor(dx, "dx", dx.dtype, Location::Host, dx.shape, true);
+  detail::check_no_overlap(dx, "dx", dy, "dy");
+  detail::check_no_overlap(dx, "dx", w, "w");
+  if (dx.dtype == DType::F32)
+    transpose(p, static_cast<const float*>(dy.data), static_cast<const float*>(w.data),
+              static_cast<float*>(const_cast<void*>(dx.data)));
+  else
+    transpose(p, static_cast<const double*>(dy.data), static_cast<const double*>(w.data),
+              static_cast<double*>(const_cast<void*>(dx.data)));
+}
+
+}  // namespace convkit::reference

@@ -23,7 +23,12 @@ class PlanImpl;
 struct AlgorithmOps {
   Algorithm algo;
   Support (*supports)(const ConvProblem& p, DType t);
+  /// Workspace for the whole batch at once (what workspace_bytes() reports).
   std::size_t (*workspace)(const ConvProblem& p, DType t);
+  /// Least workspace the algorithm can run with (e.g. one image's columns);
+  /// a context limit below it is WorkspaceTooSmall. run() must stay within
+  /// max(min_workspace, min(workspace, ctx.workspace_limit)).
+  std::size_t (*min_workspace)(const ConvProblem& p, DType t);
   void (*run)(ContextState& ctx, const ConvProblem& p, DType t, const Operands& ops);
   /// Builds a plan with prepared state; null means the generic plan (which
   /// keeps the weight pointers and calls run()).
@@ -40,7 +45,7 @@ const AlgorithmOps& ops_for(Algorithm a);
 
 /// Support{false, reason}: shorthand for algorithms' supports().
 inline Support unsupported(std::string reason) { return Support{false, std::move(reason)}; }
-inline Support supported() { return Support{true, {}}; }
+inline Support supported(std::string variant = {}) { return Support{true, {}, std::move(variant)}; }
 
 /// A prepared convolution. The generic implementation binds the weight
 /// pointers and calls the algorithm's run(); algorithms with prepared state

@@ -71,7 +71,7 @@ Algorithm resolve(const ConvProblem& p, DType t, Algorithm a, const ContextState
       why += msg(why.empty() ? "" : "; ", algorithm_name(c), ": ", s.reason);
       continue;
     }
-    const std::size_t ws = ops.workspace(p, t);
+    const std::size_t ws = ops.min_workspace(p, t);
     if (ws > ctx.workspace_limit) {
       why += msg(why.empty() ? "" : "; ", algorithm_name(c), ": needs ", ws, " bytes of workspace, limit ",
                  ctx.workspace_limit);
@@ -89,7 +89,7 @@ const AlgorithmOps& checked_ops(const ConvProblem& p, DType t, Algorithm a, cons
   Support s = ops.supports(p, t);
   CONVKIT_EXPECTS(s.ok, Status::NotSupported, "Algorithm::", algorithm_name(a), " cannot run ", p, " (",
                   dtype_name(t), "): ", s.reason);
-  ctx.check_workspace(ops.workspace(p, t), algorithm_name(a));
+  ctx.check_workspace(ops.min_workspace(p, t), algorithm_name(a));
   return ops;
 }
 

@@ -16,6 +16,6 @@ void run_direct(ContextState&, const ConvProblem&, DType, const Operands&) {
 
 }  // namespace
 
-const AlgorithmOps kDirectOps{Algorithm::Direct, supports_direct, workspace_direct, run_direct, nullptr};
+const AlgorithmOps kDirectOps{Algorithm::Direct, supports_direct, workspace_direct, workspace_direct, run_direct, nullptr};
 
 }  // namespace convkit::detail

@@ -16,6 +16,6 @@ void run_im2col_gemm(ContextState&, const ConvProblem&, DType, const Operands&) 
 
 }  // namespace
 
-const AlgorithmOps kIm2colGemmOps{Algorithm::Im2colGemm, supports_im2col_gemm, workspace_im2col_gemm, run_im2col_gemm, nullptr};
+const AlgorithmOps kIm2colGemmOps{Algorithm::Im2colGemm, supports_im2col_gemm, workspace_im2col_gemm, workspace_im2col_gemm, run_im2col_gemm, nullptr};
 
 }  // namespace convkit::detail

@@ -44,6 +44,41 @@ void for_each_term(const ConvProblem& p, F&& f) {
     }
 }
 
+// One output element y[n, k, o0, o1, o2] without bias, in double.
+template <class T>
+double output_element(const ConvProblem& p, const T* x, const T* w, std::int64_t n, std::int64_t k,
+                      std::int64_t o0, std::int64_t o1, std::int64_t o2) {
+  const std::int64_t Cg = p.Cg(), g = k / p.Kg(), P = p.in_spatial(), R = p.ker_spatial();
+  double acc = 0.0;
+  for (std::int64_t c = 0; c < Cg; ++c) {
+    const T* xc = x + (n * p.C + g * Cg + c) * P;
+    const T* wc = w + (k * Cg + c) * R;
+    for (std::int64_t i0 = 0; i0 < p.ker[0]; ++i0)
+      for (std::int64_t i1 = 0; i1 < p.ker[1]; ++i1)
+        for (std::int64_t i2 = 0; i2 < p.ker[2]; ++i2) {
+          const std::int64_t s = source_offset(p, o0, o1, o2, i0, i1, i2);
+          if (s >= 0) acc += static_cast<double>(xc[s]) * static_cast<double>(wc[weight_offset(p, i0, i1, i2)]);
+        }
+  }
+  return acc;
+}
+
+template <class T>
+void sampled(const ConvProblem& p, const T* x, const T* w, const T* b, const std::int64_t* idx,
+             std::int64_t count, double* out) {
+  for (std::int64_t j = 0; j < count; ++j) {
+    std::int64_t i = idx[j];
+    const std::int64_t o2 = i % p.out[2];
+    i /= p.out[2];
+    const std::int64_t o1 = i % p.out[1];
+    i /= p.out[1];
+    const std::int64_t o0 = i % p.out[0];
+    i /= p.out[0];
+    const std::int64_t k = i % p.K, n = i / p.K;
+    out[j] = output_element(p, x, w, n, k, o0, o1, o2) + (b ? static_cast<double>(b[k]) : 0.0);
+  }
+}
+
 template <class T>
 void forward(const ConvProblem& p, const T* x, const T* w, const T* b, T* y) {
   const std::int64_t Q = p.out_spatial();
@@ -80,6 +115,28 @@ void conv(const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg bias, Tensor
   else
     forward(p, static_cast<const double*>(x.data), static_cast<const double*>(w.data),
             static_cast<const double*>(bias.data), static_cast<double*>(const_cast<void*>(y.data)));
+}
+
+void conv_sampled(const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg bias,
+                  const std::int64_t* flat_indices, std::int64_t count, double* out) {
+  const Status bad = Status::InvalidArgument;
+  const ConvProblem p = spec.problem(x.shape, w.shape);
+  detail::check_tensor(x, "x", x.dtype, Location::Host, x.shape, false);
+  detail::check_tensor(w, "w", x.dtype, Location::Host, w.shape, false);
+  if (spec.has_bias()) detail::check_tensor(bias, "bias", x.dtype, Location::Host, Shape{p.K}, false);
+  CONVKIT_EXPECTS(!(!spec.has_bias() && bias.present), bad, "bias given but the spec has bias(false)");
+  CONVKIT_EXPECTS(count >= 0, bad, "conv_sampled: count = ", count, ": must be >= 0");
+  CONVKIT_EXPECTS(count == 0 || (flat_indices && out), bad, "conv_sampled: null index or output array");
+  const std::int64_t ny = p.y_shape().numel("y");
+  for (std::int64_t j = 0; j < count; ++j)
+    CONVKIT_EXPECTS(flat_indices[j] >= 0 && flat_indices[j] < ny, bad, "conv_sampled: flat_indices[", j,
+                    "] = ", flat_indices[j], ": must lie in [0, ", ny, ")");
+  if (x.dtype == DType::F32)
+    sampled(p, static_cast<const float*>(x.data), static_cast<const float*>(w.data),
+            static_cast<const float*>(bias.present ? bias.data : nullptr), flat_indices, count, out);
+  else
+    sampled(p, static_cast<const double*>(x.data), static_cast<const double*>(w.data),
+            static_cast<const double*>(bias.present ? bias.data : nullptr), flat_indices, count, out);
 }
 
 void conv_transpose(const ConvSpec& spec, TensorArg dy, TensorArg w, TensorArg dx) {

@@ -16,6 +16,6 @@ void run_sparse_toeplitz(ContextState&, const ConvProblem&, DType, const Operand
 
 }  // namespace
 
-const AlgorithmOps kSparseToeplitzOps{Algorithm::SparseToeplitz, supports_sparse_toeplitz, workspace_sparse_toeplitz, run_sparse_toeplitz, nullptr};
+const AlgorithmOps kSparseToeplitzOps{Algorithm::SparseToeplitz, supports_sparse_toeplitz, workspace_sparse_toeplitz, workspace_sparse_toeplitz, run_sparse_toeplitz, nullptr};
 
 }  // namespace convkit::detail

@@ -31,7 +31,8 @@ CONVKIT_EXPORT const char* algorithm_name(Algorithm a) noexcept;
 /// Answer of supports(): whether an algorithm handles a problem, and why not.
 struct Support {
   bool ok = false;
-  std::string reason;  ///< empty when ok
+  std::string reason;   ///< why not; empty when ok
+  std::string variant;  ///< when ok: which kernel / code path would serve the problem
   explicit operator bool() const { return ok; }
 };
 
@@ -40,7 +41,9 @@ struct Support {
 CONVKIT_EXPORT Support supports(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype,
                                 Algorithm algo);
 
-/// Exact workspace bytes `algo` needs for this problem (0 when none). Throws
+/// Exact workspace bytes `algo` uses for this problem when the whole batch
+/// fits the context's workspace limit (0 when none). Algorithms that chunk the
+/// batch (Im2colGemm) run with less, down to their minimum for one image. Throws
 /// InvalidArgument for an invalid problem and NotSupported when `algo` does
 /// not support it.
 CONVKIT_EXPORT std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x, const Shape& w,

@@ -7,6 +7,8 @@
 #include <convkit/spec.hpp>
 #include <convkit/tensor.hpp>
 
+#include <cstdint>
+
 namespace convkit {
 namespace reference {
 
@@ -15,6 +17,13 @@ namespace reference {
 /// convkit::conv and throws Error(InvalidArgument) before writing y.
 CONVKIT_EXPORT void conv(const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg y);
 CONVKIT_EXPORT void conv(const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg bias, TensorArg y);
+
+/// Reference values of selected output elements only (for checking outputs
+/// too large to compute whole): out[j] = y[flat_indices[j]], where y is the
+/// output conv() would produce, accumulated in double. Host views; x, w
+/// (bias) as for conv(); each index must lie in [0, numel(y)).
+CONVKIT_EXPORT void conv_sampled(const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg bias,
+                                 const std::int64_t* flat_indices, std::int64_t count, double* out);
 
 /// The transposed convolution, the adjoint of conv() without bias: for the
 /// linear map y = T·x that conv() computes for fixed w, dx = Tᵀ·dy -- the

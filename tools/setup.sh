@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks to build and test convkit:
+# compiler, CMake, ninja and GoogleTest from Debian's packages. Idempotent:
+# packages already present are not touched. The CUDA toolkit is expected at
+# /usr/local/cuda (or on PATH); it is not installed here.
+set -euo pipefail
+need=()
+for pkg in g++ cmake ninja-build libgtest-dev python3; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}"
+fi
+if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+  echo "setup: the CUDA toolkit (nvcc) is required; install it to /usr/local/cuda" >&2
+  exit 1
+fi

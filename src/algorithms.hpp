@@ -44,7 +44,7 @@ extern const AlgorithmOps kSparseToeplitzOps;
 const AlgorithmOps& ops_for(Algorithm a);
 
 /// Support{false, reason}: shorthand for algorithms' supports().
-inline Support unsupported(std::string reason) { return Support{false, std::move(reason)}; }
+inline Support unsupported(std::string reason) { return Support{false, std::move(reason), {}}; }
 inline Support supported(std::string variant = {}) { return Support{true, {}, std::move(variant)}; }
 
 /// A prepared convolution. The generic implementation binds the weight

@@ -4,6 +4,7 @@
 // im2col_gemm.cpp, sparse_toeplitz.cpp) with its kernels in kernels/.
 #pragma once
 
+#include <convkit/choice.hpp>
 #include <convkit/conv.hpp>
 #include <convkit/spec.hpp>
 
@@ -42,6 +43,14 @@ extern const AlgorithmOps kSparseToeplitzOps;
 
 /// The ops of a concrete GPU algorithm; throws NotSupported for others.
 const AlgorithmOps& ops_for(Algorithm a);
+
+/// A plan for `ops`: its own make_plan when it has one, else the generic plan.
+std::unique_ptr<PlanImpl> make_plan_impl(const std::shared_ptr<ContextState>& ctx, const ConvProblem& p, DType t,
+                                         const AlgorithmOps& ops);
+
+/// Algorithm::Auto's choice (tuning.cpp): cost model, or the tuner when the
+/// context has tuning on.
+AlgorithmChoice choose(const std::shared_ptr<ContextState>& ctx, const ConvProblem& p, DType t, bool for_plan);
 
 /// Support{false, reason}: shorthand for algorithms' supports().
 inline Support unsupported(std::string reason) { return Support{false, std::move(reason), {}}; }

@@ -126,6 +126,15 @@ std::size_t Context::workspace_limit() const { return state_->workspace_limit; }
 std::size_t Context::workspace_allocated() const { return state_->workspace_size; }
 void Context::set_allow_tf32(bool on) { state_->allow_tf32 = on; }
 bool Context::allow_tf32() const { return state_->allow_tf32; }
+void Context::set_tuning(bool on) { state_->tuning = on; }
+bool Context::tuning() const { return state_->tuning; }
+void Context::set_tuning_file(const std::string& path) {
+  detail::load_tuning_file(path);
+  state_->tuning_file = path;
+}
+const std::string& Context::tuning_file() const { return state_->tuning_file; }
+void Context::set_deterministic(bool on) { state_->deterministic = on; }
+bool Context::deterministic() const { return state_->deterministic; }
 
 bool device_available() noexcept {
   int n = 0;

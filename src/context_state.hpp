@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <limits>
+#include <string>
 
 namespace convkit::detail {
 
@@ -35,6 +36,9 @@ struct ContextState {
   std::size_t workspace_limit = std::numeric_limits<std::size_t>::max();
   std::size_t workspace_size = 0;
   bool allow_tf32 = false;
+  bool tuning = false;
+  bool deterministic = false;
+  std::string tuning_file;
 
  private:
   cudaStream_t stream_ = nullptr;
@@ -45,6 +49,9 @@ struct ContextState {
   cusparseHandle_t cusparse_ = nullptr;
   void* workspace_ = nullptr;
 };
+
+/// Loads a tuning file into the process-wide tuning cache (tuning.cpp).
+void load_tuning_file(const std::string& path);
 
 /// Throws Error(NoDevice) with a clear message when no CUDA device is usable.
 void require_device(const char* what);

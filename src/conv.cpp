@@ -34,6 +34,11 @@ const AlgorithmOps& ops_for(Algorithm a) {
   throw Error(Status::NotSupported, msg("Algorithm::", algorithm_name(a), " is not built yet"));
 }
 
+std::unique_ptr<PlanImpl> make_plan_impl(const std::shared_ptr<ContextState>& ctx, const ConvProblem& p, DType t,
+                                         const AlgorithmOps& ops) {
+  return ops.make_plan ? ops.make_plan(ctx, p, t) : std::make_unique<PlanImpl>(ctx, p, t, ops);
+}
+
 void PlanImpl::run_transpose(const void*, void*) {
   throw Error(Status::NotSupported, msg("run_transpose: Algorithm::", algorithm_name(ops_.algo),
                                         " does not provide the transposed convolution; use SparseToeplitz"));
@@ -58,28 +63,10 @@ Support supports_problem(const ConvProblem& p, DType t, Algorithm a) {
   return unsupported("no algorithm supports this problem (" + why + ")");
 }
 
-// Auto's choice until the cost model lands: the first GPU algorithm, in the
-// order Direct, Im2colGemm, SparseToeplitz, that supports the problem and fits
-// the workspace limit.
-Algorithm resolve(const ConvProblem& p, DType t, Algorithm a, const ContextState& ctx) {
-  if (a != Algorithm::Auto) return a;
-  std::string why;
-  for (Algorithm c : {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz}) {
-    const AlgorithmOps& ops = ops_for(c);
-    Support s = ops.supports(p, t);
-    if (!s) {
-      why += msg(why.empty() ? "" : "; ", algorithm_name(c), ": ", s.reason);
-      continue;
-    }
-    const std::size_t ws = ops.min_workspace(p, t);
-    if (ws > ctx.workspace_limit) {
-      why += msg(why.empty() ? "" : "; ", algorithm_name(c), ": needs ", ws, " bytes of workspace, limit ",
-                 ctx.workspace_limit);
-      continue;
-    }
-    return c;
-  }
-  throw Error(Status::NotSupported, msg("Algorithm::Auto: no algorithm can run ", p, " (", why, ")"));
+// The concrete algorithm a call runs: the caller's, or Auto's choice.
+Algorithm resolve(const ConvProblem& p, DType t, Algorithm a, const std::shared_ptr<ContextState>& ctx,
+                  bool for_plan) {
+  return a == Algorithm::Auto ? choose(ctx, p, t, for_plan).chosen : a;
 }
 
 const AlgorithmOps& checked_ops(const ConvProblem& p, DType t, Algorithm a, const ContextState& ctx) {
@@ -106,8 +93,8 @@ std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x, const Shape& w
   Support s = detail::supports_problem(p, dtype, algo);
   CONVKIT_EXPECTS(s.ok, Status::NotSupported, "Algorithm::", algorithm_name(algo), ": ", s.reason);
   if (algo == Algorithm::Auto) {
-    detail::ContextState unlimited;
-    algo = detail::resolve(p, dtype, algo, unlimited);
+    Context unlimited;  // the cost model's choice; touches no device
+    algo = detail::resolve(p, dtype, algo, unlimited.state(), false);
   }
   return detail::ops_for(algo).workspace(p, dtype);
 }
@@ -124,7 +111,7 @@ void conv(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg w, TensorAr
   }
   const ConvProblem p = detail::validate_conv(spec, x, w, bias, y, Location::Device);
   detail::ContextState& st = *ctx.state();
-  const Algorithm a = detail::resolve(p, x.dtype, algo, st);
+  const Algorithm a = detail::resolve(p, x.dtype, algo, ctx.state(), false);
   const detail::AlgorithmOps& ops = detail::checked_ops(p, x.dtype, a, st);
   if (p.N == 0) return;
   st.stream();  // NoDevice here, before any work
@@ -138,11 +125,10 @@ ConvPlan::ConvPlan(Context& ctx, const ConvSpec& spec, const Shape& x, const Sha
                    Algorithm algo) {
   const ConvProblem p = spec.problem(x, w);
   detail::ContextState& st = *ctx.state();
-  const Algorithm a = detail::resolve(p, dtype, algo, st);
+  const Algorithm a = detail::resolve(p, dtype, algo, ctx.state(), true);
   const detail::AlgorithmOps& ops = detail::checked_ops(p, dtype, a, st);
   st.stream();
-  impl_ = ops.make_plan ? ops.make_plan(ctx.state(), p, dtype)
-                        : std::make_unique<detail::PlanImpl>(ctx.state(), p, dtype, ops);
+  impl_ = detail::make_plan_impl(ctx.state(), p, dtype, ops);
 }
 
 ConvPlan::~ConvPlan() = default;

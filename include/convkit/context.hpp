@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 namespace convkit {
 
@@ -48,6 +49,22 @@ class CONVKIT_EXPORT Context {
   /// results then are exact FP32 arithmetic).
   void set_allow_tf32(bool on);
   bool allow_tf32() const;
+
+  /// Algorithm::Auto: when on, time each candidate once per (device, library
+  /// version, problem, dtype, flags) and remember the fastest; when off
+  /// (default), choose by the cost model alone, spending no device time.
+  /// Tuning a new key synchronises the context's stream once.
+  void set_tuning(bool on);
+  bool tuning() const;
+  /// A file that keeps tuning results across runs: read when set (a missing
+  /// file is fine), appended to whenever a new key is tuned. Empty: memory only.
+  /// Throws InvalidArgument when an existing file cannot be parsed.
+  void set_tuning_file(const std::string& path);
+  const std::string& tuning_file() const;
+  /// When on, Algorithm::Auto chooses only algorithms whose results are
+  /// bit-identical run to run (all of today's algorithms are).
+  void set_deterministic(bool on);
+  bool deterministic() const;
 
   /// Shared internal state (used by tensors and plans to keep the stream and
   /// handles alive).

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <convkit/context.hpp>
+#include <convkit/choice.hpp>
 #include <convkit/conv.hpp>
 #include <convkit/error.hpp>
 #include <convkit/export.hpp>

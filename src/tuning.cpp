@@ -1,0 +1,428 @@
+// Algorithm::Auto: the cost model, the tuner and the tuning cache.
+//
+// Two levels. The cost model estimates each supported algorithm's time from
+// the problem's FLOP and byte counts against the device's arithmetic and
+// memory ceilings (read from the device, or nominal H100 figures when there
+// is none), with per-algorithm efficiencies and the extra bytes each path
+// moves (im2col's column matrix, the Toeplitz matrix). It spends no device
+// time. The tuner, opt-in through Context::set_tuning, times each candidate
+// once per key on temporary tensors and remembers the result in a
+// process-wide cache and, when the context names a file, on disk. The key
+// holds everything the timing depends on -- device, library version,
+// problem, dtype, TF32 flag and workspace limit -- so a changed key never
+// reuses a stale entry.
+#include <convkit/choice.hpp>
+#include <convkit/version.hpp>
+
+#include "algorithms.hpp"
+#include "check.hpp"
+#include "context_state.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+namespace convkit {
+namespace detail {
+namespace {
+
+constexpr Algorithm kCandidates[] = {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz};
+
+// ---------------------------------------------------------------- device model
+
+struct DeviceModel {
+  std::string name;
+  double fp32_flops;  // FMA peak, FLOP/s
+  double fp64_flops;
+  double bandwidth;   // bytes/s, DRAM
+};
+
+DeviceModel device_model() {
+  static std::once_flag once;
+  static DeviceModel m{"nominal (no device)", 67e12, 34e12, 3.0e12};
+  std::call_once(once, [] {
+    if (!device_available()) return;
+    int dev = 0, sms = 0, clock_khz = 0, mem_khz = 0, bus_bits = 0;
+    cudaDeviceProp prop{};
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return;
+    }
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, dev);
+    cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, dev);
+    cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev);
+    cudaGetLastError();
+    std::ostringstream name;
+    name << prop.name << " sm_" << prop.major << prop.minor << " x" << sms;
+    m.name = name.str();
+    // FP32 lanes per SM: 128 on sm_86+ and Hopper, 64 on sm_80 / sm_70.
+    const double lanes = (prop.major == 8 && prop.minor == 0) || prop.major < 8 ? 64 : 128;
+    if (sms > 0 && clock_khz > 0) {
+      m.fp32_flops = sms * lanes * 2.0 * clock_khz * 1e3;
+      // Data-centre parts (x.0: P100, V100, A100, H100) run FP64 at half the
+      // FP32 rate; the others at 1/64.
+      const bool datacentre = prop.minor == 0 && prop.major >= 6;
+      m.fp64_flops = m.fp32_flops / (datacentre ? 2.0 : 64.0);
+    }
+    if (mem_khz > 0 && bus_bits > 0) m.bandwidth = 2.0 * mem_khz * 1e3 * bus_bits / 8.0;
+  });
+  return m;
+}
+
+// ---------------------------------------------------------------- cost model
+
+// Time (ms) to do `flops` at efficiency ec of peak and move `bytes` at
+// efficiency eb of bandwidth, overlapped, plus launch overhead.
+double roof_ms(double flops, double peak, double ec, double bytes, double bw, double eb, int launches) {
+  return std::max(flops / (ec * peak), bytes / (eb * bw)) * 1e3 + 0.004 * launches;
+}
+
+double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p, DType t,
+                   const ContextState& ctx, bool for_plan) {
+  const DeviceModel d = device_model();
+  const double esz = double(dtype_size(t));
+  const double peak = t == DType::F32 ? d.fp32_flops : d.fp64_flops;
+  const double flops = p.flops(), bytes = p.min_bytes(t);
+  const double x_bytes = double(p.N) * p.C * p.in_spatial() * esz;
+  const double y_bytes = double(p.N) * p.K * p.out_spatial() * esz;
+  const double taps = double(p.Cg()) * p.ker_spatial();
+  switch (a) {
+    case Algorithm::Direct: {
+      const bool generic = variant.find("generic") != std::string::npos;
+      return generic ? roof_ms(flops, peak, 0.12, bytes, d.bandwidth, 0.4, 1)
+                     : roof_ms(flops, peak, 0.5, bytes, d.bandwidth, 0.75, 1);
+    }
+    case Algorithm::Im2colGemm: {
+      const bool plain_gemm = variant.find("1x1") != std::string::npos;
+      const double cols = plain_gemm ? 0.0 : double(p.N) * p.G * taps * p.out_spatial() * esz;
+      const double tf32 = (t == DType::F32 && ctx.allow_tf32) ? 6.0 : 1.0;
+      // GEMM efficiency falls for skinny products (few output channels per group).
+      const double shape_eff = std::min(1.0, double(p.Kg()) / 64.0) * std::min(1.0, taps / 32.0);
+      const double gemm = roof_ms(flops, peak * tf32, std::max(0.05, 0.75 * shape_eff),
+                                  (plain_gemm ? x_bytes : cols) + y_bytes, d.bandwidth, 0.8, int(p.G));
+      const double im2col = plain_gemm ? 0.0 : roof_ms(0, 1, 1, x_bytes + cols, d.bandwidth, 0.7, 1);
+      return gemm + im2col;
+    }
+    case Algorithm::SparseToeplitz: {
+      const double idx = 4.0;
+      const double nnz = double(p.K) * p.out_spatial() * taps;
+      const double matrix = nnz * (esz + idx) + double(p.K) * p.out_spatial() * idx;
+      // SpMM streams the matrix once per block of right-hand sides.
+      const double passes = std::ceil(double(p.N) / 32.0);
+      double ms = roof_ms(2.0 * nnz * p.N, peak, 0.3, matrix * passes + x_bytes + y_bytes, d.bandwidth, 0.6, 2);
+      if (!for_plan) ms += roof_ms(0, 1, 1, 3.0 * matrix, d.bandwidth, 0.3, 6) + 0.05;
+      return ms;
+    }
+    default: break;
+  }
+  return 1e30;
+}
+
+// Whether an algorithm's results are bit-identical run to run. Direct: one
+// thread owns each output and sums in a fixed order. Im2colGemm: cuBLAS
+// guarantees run-to-run bitwise reproducibility on one architecture and SM
+// count (atomics mode stays off). SparseToeplitz: the CSR SpMV / SpMM
+// algorithms used are the deterministic ones. Kept here so Auto's
+// determinism filter has one place to look; the GPU tests check it.
+bool is_deterministic(Algorithm) { return true; }
+
+// ---------------------------------------------------------------- cache
+
+struct Measured {
+  double setup_ms = -1;  // plan construction + set_weights, synchronised
+  double run_ms = -1;    // median ConvPlan::run
+  std::string failure;   // non-empty when the candidate failed while tuning
+};
+using Entry = std::map<Algorithm, Measured>;
+
+std::mutex g_mutex;
+std::map<std::string, Entry> g_cache;
+
+}  // namespace
+
+std::string cache_key(const ConvProblem& p, DType t, const ContextState& ctx) {
+  std::ostringstream k;
+  k << device_model().name << " | convkit " << CONVKIT_VERSION_STRING << " | " << p.str() << " | "
+    << dtype_name(t) << " | tf32=" << ctx.allow_tf32 << " | ws=" << ctx.workspace_limit;
+  return k.str();
+}
+
+namespace {
+
+bool parse_algorithm(const std::string& s, Algorithm& a) {
+  for (Algorithm c : kCandidates)
+    if (s == algorithm_name(c)) {
+      a = c;
+      return true;
+    }
+  return false;
+}
+
+// File format, one tuned key per line:
+//   <key> TAB <Algorithm>=<setup_ms>/<run_ms> TAB ...
+// with a failed candidate written as <Algorithm>=failed.
+void append_to_file(const std::string& path, const std::string& key, const Entry& e) {
+  if (path.empty()) return;
+  std::ofstream f(path, std::ios::app);
+  CONVKIT_EXPECTS(bool(f), Status::InvalidArgument, "tuning file '", path, "' cannot be opened for writing");
+  f << key;
+  for (const auto& [a, m] : e) {
+    f << '\t' << algorithm_name(a) << '=';
+    if (m.failure.empty())
+      f << std::setprecision(9) << m.setup_ms << '/' << m.run_ms;
+    else
+      f << "failed";
+  }
+  f << '\n';
+}
+
+}  // namespace
+
+void load_tuning_file(const std::string& path) {
+  if (path.empty()) return;
+  std::ifstream f(path);
+  if (!f) return;  // a file that does not exist yet is an empty cache
+  std::map<std::string, Entry> loaded;
+  std::string line;
+  int lineno = 0;
+  while (std::getline(f, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    std::istringstream ls(line);
+    std::string key, field;
+    std::getline(ls, key, '\t');
+    Entry e;
+    while (std::getline(ls, field, '\t')) {
+      const auto eq = field.find('=');
+      Algorithm a;
+      CONVKIT_EXPECTS(eq != std::string::npos && parse_algorithm(field.substr(0, eq), a), Status::InvalidArgument,
+                      "tuning file '", path, "' line ", lineno, ": bad field '", field,
+                      "' (expected <Algorithm>=<setup_ms>/<run_ms>)");
+      Measured m;
+      const std::string v = field.substr(eq + 1);
+      if (v == "failed") {
+        m.failure = "failed while tuning (from the tuning file)";
+      } else {
+        const auto slash = v.find('/');
+        CONVKIT_EXPECTS(slash != std::string::npos, Status::InvalidArgument, "tuning file '", path, "' line ",
+                        lineno, ": bad timing '", v, "' (expected <setup_ms>/<run_ms>)");
+        try {
+          m.setup_ms = std::stod(v.substr(0, slash));
+          m.run_ms = std::stod(v.substr(slash + 1));
+        } catch (const std::exception&) {
+          throw Error(Status::InvalidArgument,
+                      msg("tuning file '", path, "' line ", lineno, ": bad timing '", v, "'"));
+        }
+      }
+      e[a] = m;
+    }
+    CONVKIT_EXPECTS(!e.empty(), Status::InvalidArgument, "tuning file '", path, "' line ", lineno,
+                    ": no timings after the key");
+    loaded[key] = e;
+  }
+  std::lock_guard<std::mutex> lock(g_mutex);
+  for (auto& [k, e] : loaded) g_cache[k] = e;
+}
+
+namespace {
+
+// Times one candidate on temporary tensors: plan setup (host clock around a
+// synchronised construction + set_weights) and the median of a few runs
+// (CUDA events on the context's stream).
+Measured measure(const std::shared_ptr<ContextState>& st, const ConvProblem& p, DType t, const AlgorithmOps& ops,
+                 const Operands& data) {
+  Measured m;
+  cudaStream_t s = st->stream();
+  try {
+    CONVKIT_CUDA_TRY(cudaStreamSynchronize(s));
+    const auto t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<PlanImpl> plan = make_plan_impl(st, p, t, ops);
+    plan->set_weights(data.w, data.b);
+    CONVKIT_CUDA_TRY(cudaStreamSynchronize(s));
+    m.setup_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    plan->run(data.x, data.y);  // warm-up
+    cudaEvent_t a, b;
+    CONVKIT_CUDA_TRY(cudaEventCreate(&a));
+    CONVKIT_CUDA_TRY(cudaEventCreate(&b));
+    std::vector<float> times;
+    for (int r = 0; r < 5; ++r) {
+      CONVKIT_CUDA_TRY(cudaEventRecord(a, s));
+      plan->run(data.x, data.y);
+      CONVKIT_CUDA_TRY(cudaEventRecord(b, s));
+      CONVKIT_CUDA_TRY(cudaEventSynchronize(b));
+      float ms = 0;
+      CONVKIT_CUDA_TRY(cudaEventElapsedTime(&ms, a, b));
+      times.push_back(ms);
+    }
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    std::sort(times.begin(), times.end());
+    m.run_ms = times[times.size() / 2];
+  } catch (const Error& e) {
+    m.failure = e.what();
+  }
+  return m;
+}
+
+// Temporary operands for the tuner, filled with small integers (never zeros:
+// some paths run faster on zeros than on real data).
+struct TempOperands {
+  std::shared_ptr<ContextState> st;
+  std::vector<void*> ptrs;
+  Operands ops;
+  TempOperands(const std::shared_ptr<ContextState>& s, const ConvProblem& p, DType t) : st(s) {
+    const std::size_t esz = dtype_size(t);
+    auto make = [&](std::int64_t n) {
+      void* d = device_alloc(st, std::size_t(n) * esz);
+      ptrs.push_back(d);
+      std::vector<unsigned char> h(std::size_t(n) * esz);
+      for (std::int64_t i = 0; i < n; ++i) {
+        const double v = double(int((i * 7919) % 9) - 4);
+        if (t == DType::F32) {
+          const float f = float(v);
+          std::memcpy(&h[std::size_t(i) * esz], &f, esz);
+        } else {
+          std::memcpy(&h[std::size_t(i) * esz], &v, esz);
+        }
+      }
+      CONVKIT_CUDA_TRY(cudaMemcpyAsync(d, h.data(), h.size(), cudaMemcpyHostToDevice, st->stream()));
+      CONVKIT_CUDA_TRY(cudaStreamSynchronize(st->stream()));
+      return d;
+    };
+    ops.x = make(p.N * p.C * p.in_spatial());
+    ops.w = make(p.K * p.Cg() * p.ker_spatial());
+    ops.b = p.has_bias ? make(p.K) : nullptr;
+    ops.y = device_alloc(st, std::size_t(p.N * p.K * p.out_spatial()) * esz);
+    ptrs.push_back(ops.y);
+  }
+  ~TempOperands() {
+    for (void* d : ptrs) device_free(st, d);
+  }
+};
+
+}  // namespace
+
+AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProblem& p, DType t, bool for_plan) {
+  ContextState& ctx = *st;
+  AlgorithmChoice c;
+  c.for_plan = for_plan;
+  std::vector<const AlgorithmOps*> ops_of;
+  for (Algorithm a : kCandidates) {
+    CandidateReport r;
+    r.algorithm = a;
+    const AlgorithmOps& ops = ops_for(a);
+    Support s = ops.supports(p, t);
+    if (!s) {
+      r.excluded_because = "unsupported: " + s.reason;
+    } else if (ops.min_workspace(p, t) > ctx.workspace_limit) {
+      r.excluded_because = msg("workspace: needs ", ops.min_workspace(p, t), " bytes, limit ", ctx.workspace_limit);
+    } else if (ctx.deterministic && !is_deterministic(a)) {
+      r.excluded_because = "not bit-identical run to run, and the context asks for determinism";
+    } else {
+      r.considered = true;
+      r.variant = s.variant;
+      r.estimated_ms = estimate_ms(a, s.variant, p, t, ctx, for_plan);
+    }
+    c.candidates.push_back(r);
+    ops_of.push_back(&ops);
+  }
+  std::string why;
+  for (const auto& r : c.candidates)
+    if (!r.considered) why += msg(why.empty() ? "" : "; ", algorithm_name(r.algorithm), ": ", r.excluded_because);
+  const bool any = std::any_of(c.candidates.begin(), c.candidates.end(), [](auto& r) { return r.considered; });
+  CONVKIT_EXPECTS(any, Status::NotSupported, "Algorithm::Auto: no algorithm can run ", p, " (", why, ")");
+
+  if (ctx.tuning && p.N > 0) {
+    const std::string key = cache_key(p, t, ctx);
+    Entry e;
+    bool cached = false;
+    {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      auto it = g_cache.find(key);
+      if (it != g_cache.end()) {
+        e = it->second;
+        cached = true;
+      }
+    }
+    if (!cached) {
+      TempOperands tmp(st, p, t);
+      for (std::size_t i = 0; i < c.candidates.size(); ++i)
+        if (c.candidates[i].considered) e[c.candidates[i].algorithm] = measure(st, p, t, *ops_of[i], tmp.ops);
+      {
+        std::lock_guard<std::mutex> lock(g_mutex);
+        g_cache[key] = e;
+      }
+      append_to_file(ctx.tuning_file, key, e);
+    }
+    c.tuned = true;
+    c.from_cache = cached;
+    for (auto& r : c.candidates) {
+      auto it = e.find(r.algorithm);
+      if (!r.considered || it == e.end()) continue;
+      if (!it->second.failure.empty()) {
+        r.considered = false;
+        r.excluded_because = "failed while tuning: " + it->second.failure;
+        continue;
+      }
+      r.measured_ms = it->second.run_ms + (for_plan ? 0.0 : it->second.setup_ms);
+    }
+  }
+  // Lowest measured time when tuned, else lowest estimate.
+  const CandidateReport* best = nullptr;
+  for (const auto& r : c.candidates) {
+    if (!r.considered) continue;
+    const double v = c.tuned && r.measured_ms >= 0 ? r.measured_ms : r.estimated_ms;
+    const double bv = !best ? 0 : (c.tuned && best->measured_ms >= 0 ? best->measured_ms : best->estimated_ms);
+    if (!best || v < bv) best = &r;
+  }
+  CONVKIT_EXPECTS(best != nullptr, Status::NotSupported, "Algorithm::Auto: every candidate failed for ", p);
+  c.chosen = best->algorithm;
+  return c;
+}
+
+void clear_cache() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_cache.clear();
+}
+
+}  // namespace detail
+
+std::string AlgorithmChoice::explain() const {
+  std::ostringstream os;
+  os << "Algorithm::Auto chose " << algorithm_name(chosen) << " ("
+     << (tuned ? (from_cache ? "tuned, from the cache" : "tuned now") : "cost model") << ", costs per "
+     << (for_plan ? "plan run" : "one-shot call") << ")\n";
+  for (const auto& r : candidates) {
+    os << "  " << std::left << std::setw(15) << algorithm_name(r.algorithm);
+    if (!r.considered) {
+      os << "excluded: " << r.excluded_because << "\n";
+      continue;
+    }
+    os << std::fixed << std::setprecision(4) << "estimated " << r.estimated_ms << " ms";
+    if (r.measured_ms >= 0) os << ", measured " << r.measured_ms << " ms";
+    if (!r.variant.empty()) os << " [" << r.variant << "]";
+    os << (r.algorithm == chosen ? "  <- chosen" : "") << "\n";
+  }
+  return os.str();
+}
+
+AlgorithmChoice choose_algorithm(Context& ctx, const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype,
+                                 bool for_plan) {
+  return detail::choose(ctx.state(), spec.problem(x, w), dtype, for_plan);
+}
+
+std::string tuning_key(const Context& ctx, const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype) {
+  return detail::cache_key(spec.problem(x, w), dtype, *ctx.state());
+}
+
+void clear_tuning_cache() { detail::clear_cache(); }
+
+}  // namespace convkit

@@ -31,7 +31,7 @@ struct AlgorithmChoice {
   bool for_plan = false;    ///< costs are per ConvPlan::run (else per one-shot conv(), setup included)
   std::vector<CandidateReport> candidates;
   /// A human-readable table of the candidates and the choice.
-  std::string explain() const;
+  CONVKIT_EXPORT std::string explain() const;
 };
 
 /// The choice Algorithm::Auto makes for this problem on this context: by the

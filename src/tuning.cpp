@@ -352,15 +352,20 @@ AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProble
         cached = true;
       }
     }
-    if (!cached) {
+    // Measure what the cache lacks: a new key, or candidates an entry does
+    // not list (say, an algorithm that became supported since).
+    std::vector<std::size_t> missing;
+    for (std::size_t i = 0; i < c.candidates.size(); ++i)
+      if (c.candidates[i].considered && !e.count(c.candidates[i].algorithm)) missing.push_back(i);
+    if (!missing.empty()) {
       TempOperands tmp(st, p, t);
-      for (std::size_t i = 0; i < c.candidates.size(); ++i)
-        if (c.candidates[i].considered) e[c.candidates[i].algorithm] = measure(st, p, t, *ops_of[i], tmp.ops);
+      for (std::size_t i : missing) e[c.candidates[i].algorithm] = measure(st, p, t, *ops_of[i], tmp.ops);
       {
         std::lock_guard<std::mutex> lock(g_mutex);
         g_cache[key] = e;
       }
       append_to_file(ctx.tuning_file, key, e);
+      cached = false;
     }
     c.tuned = true;
     c.from_cache = cached;

@@ -210,7 +210,7 @@ inline DirectGeom direct_geometry(DirectVariant v, const ConvProblem& p, std::si
         g.x_off = p.Cg() * p.ker[1] * p.ker[2] * kChannelBlock;
         g.tasks = p.N * p.G * g.kblocks * g.tiles_y * g.tiles_x;
       }
-      g.y_off = g.x_off + g.in_h * g.pitch;
+      g.y_off = g.x_off + round_up(g.in_h * g.pitch, 4);  // no staging: the end of the tile
       g.smem_elems = g.y_off;
       break;
     }

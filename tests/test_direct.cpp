@@ -5,7 +5,7 @@
 // block program run on the CPU thread by thread, phase by phase (as the GPU
 // runs it between barriers), compared with the reference over the problem
 // table and shapes that route to each fast variant.
-#include "direct.cuh"
+#include "direct.hpp"
 #include "harness.hpp"
 
 #include <cmath>
@@ -311,6 +311,24 @@ TEST(DirectSelection, EveryTableCaseIsSupportedAndSelectedVariantApplies) {
       EXPECT_TRUE(detail::direct::direct_applies(detail::direct::select_direct_variant(p, dtype_size(t)), p, dtype_size(t)))
           << c.name;
       EXPECT_EQ(s.variant.rfind("direct/", 0), 0u) << c.name;
+    }
+  }
+}
+
+// The forced-variant hook refuses a variant that does not serve the problem
+// before touching the device (so this runs without one).
+TEST(DirectSelection, ForcedVariantThatDoesNotApplyIsNotSupported) {
+  Context ctx;
+  alignas(16) static float fake[3][64];  // never dereferenced: validation fails first
+  auto x = TensorView<const float>::device(fake[0], {1, 3, 4, 4});
+  auto w = TensorView<const float>::device(fake[1], {2, 3, 3, 3});
+  auto y = TensorView<float>::device(fake[2], {1, 2, 2, 2});
+  for (DirectVariant v : {DirectVariant::Long1d, DirectVariant::Plane2d, DirectVariant::Depthwise2d}) {
+    try {
+      detail::run_direct_variant(ctx, ConvSpec::conv2d(), x, w, TensorArg(), y, v);
+      ADD_FAILURE() << detail::direct_variant_name(v) << " accepted a 3-channel layer";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), Status::NotSupported) << e.what();
     }
   }
 }

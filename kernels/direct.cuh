@@ -23,9 +23,11 @@
 //                  The long1d scheme per kernel row on a 2-D tile, with a
 //                  tile pitch chosen so that a warp's loads hit 32 distinct
 //                  banks.
-//   depthwise2d    2-D, C/G == 1, any stride and dilation, k <= 31, small
-//                  planes. A shared tile with halo sized to the plane, one
-//                  output per thread, no register blocking (memory bound).
+//   depthwise2d    2-D, C/G == 1, any stride and dilation whose tile fits
+//                  shared memory, k <= 31 (strided depthwise layers, planes
+//                  too small for a plane2d tile). A shared tile with halo,
+//                  shaped to the plane, one output per thread, no register
+//                  blocking (these shapes are memory bound).
 //   smallchannel2d 2-D, 1 < C/G <= 64, k <= 7, stride and dilation <= 2
 //                  (first CNN layers, narrow layers). A block computes a tile
 //                  of pixels for kChannelBlock output channels: all C/G·k·k

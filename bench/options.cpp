@@ -45,7 +45,7 @@ usage: convkit-bench [options]
   --toeplitz-max-gb X  skip sparse Toeplitz where its matrix would exceed X GB
                        (default 4.5)
   --row-budget-s X     a row whose runs would take longer than X seconds gets
-                       fewer runs (never fewer than 10; default 10)
+                       fewer runs (never fewer than 10; default 5)
   --list               print the cases and exit (needs no GPU)
   --help               this text
 

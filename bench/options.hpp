@@ -31,7 +31,7 @@ struct Options {
   std::string json;                        ///< empty: no JSON file
   double workspace_gb = 4;                 ///< convkit context limit and cuDNN workspace cap
   double toeplitz_max_gb = 4.5;            ///< skip Toeplitz matrices estimated above this
-  double row_budget_s = 10;                ///< cap on one row's timed loop (fewer reps beyond it)
+  double row_budget_s = 5;                 ///< cap on one row's timed loop (fewer reps beyond it)
 };
 
 /// Parses argv. On a usage error returns false and sets `error`.

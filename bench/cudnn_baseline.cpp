@@ -206,7 +206,10 @@ CudnnConv::CudnnConv(cudaStream_t stream, const ConvProblem& p, DType t, const v
     if (t == DType::F32 && (r.mathType == CUDNN_TENSOR_OP_MATH || r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
       continue;
     m.algo = r.algo;
-    check(cudnnSetConvolutionMathType(m.conv_desc, r.mathType), "cudnnSetConvolutionMathType");
+    // Float stays on CUDNN_FMA_MATH even when Find reports DEFAULT_MATH for
+    // the algorithm, which could let TF32 back in.
+    if (t != DType::F32)
+      check(cudnnSetConvolutionMathType(m.conv_desc, r.mathType), "cudnnSetConvolutionMathType");
     check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     return;
   }

@@ -188,8 +188,10 @@ Row run_convkit(const Env& env, CaseData<T>& d, Which which) {
   const Support s = supports(c.spec, c.x, c.w, t, a);
   if (!s) return skip(r, s.reason);
 
-  // Auto reaches SparseToeplitz only when neither Direct nor Im2colGemm
-  // takes the problem; only then can it build the matrix.
+  // Auto, as it chooses today (the first of Direct, Im2colGemm,
+  // SparseToeplitz that supports the problem), reaches SparseToeplitz only
+  // when neither of the others takes the problem; only then can it build
+  // the matrix.
   const bool may_build_matrix =
       which == Which::Toeplitz ||
       (which == Which::Auto && !supports(c.spec, c.x, c.w, t, Algorithm::Direct) &&

@@ -45,7 +45,7 @@ usage: convkit-bench [options]
   --toeplitz-max-gb X  skip sparse Toeplitz where its matrix would exceed X GB
                        (default 4.5)
   --row-budget-s X     a row whose runs would take longer than X seconds gets
-                       fewer runs (never fewer than 10; default 5)
+                       fewer runs (never fewer than 10; default 5, --quick 1)
   --list               print the cases and exit (needs no GPU)
   --help               this text
 
@@ -97,7 +97,7 @@ bool parse_algo(const std::string& name, std::vector<Which>& out) {
 }  // namespace
 
 bool parse_options(int argc, char** argv, Options& opt, std::string& error) {
-  bool reps_given = false;
+  bool reps_given = false, budget_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     // Options take their value as the next argument or after '='.
@@ -194,6 +194,7 @@ bool parse_options(int argc, char** argv, Options& opt, std::string& error) {
         error = key + " " + value + ": must be a number > 0";
         return false;
       }
+      budget_given = budget_given || key == "--row-budget-s";
       (key == "--workspace-gb" ? opt.workspace_gb : key == "--toeplitz-max-gb" ? opt.toeplitz_max_gb
                                                                                : opt.row_budget_s) = v;
     } else {
@@ -207,6 +208,7 @@ bool parse_options(int argc, char** argv, Options& opt, std::string& error) {
                    [](Which a, Which b) { return static_cast<int>(a) < static_cast<int>(b); });
   if (opt.suites.empty()) opt.suites = suite_names();
   if (opt.quick && !reps_given) opt.reps = 20;
+  if (opt.quick && !budget_given) opt.row_budget_s = 1;
   return true;
 }
 

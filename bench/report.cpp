@@ -51,6 +51,7 @@ void print_row(std::FILE* out, const Row& r, bool cudnn_requested) {
   if (!r.variant.empty()) algo += " " + r.variant;
   algo = clip(algo, 22);
   const std::string name = clip(r.case_name, 34);
+  // A row that never ran: its reason, clipped to one line (the JSON keeps it whole).
   if (r.status == "skipped" || (r.status == "error" && !std::isfinite(r.ms_median))) {
     std::fprintf(out, "%-8s %-34s %-22s %s (%s)\n", r.suite.c_str(), name.c_str(), algo.c_str(),
                  r.status.c_str(), clip(r.reason, 110).c_str());
@@ -66,7 +67,6 @@ void print_row(std::FILE* out, const Row& r, bool cudnn_requested) {
                check.c_str(), ratio.c_str());
   if (r.status != "ok")
     std::fprintf(out, "         ^ %s: %s\n", r.status.c_str(), r.reason.c_str());
-  // (The JSON keeps reasons whole; the table clips them to one line.)
   // The sparse Toeplitz path has a second cost worth seeing: refreshing the
   // matrix values when the weights change.
   if (r.chosen == "toeplitz" && std::isfinite(r.set_weights_ms))

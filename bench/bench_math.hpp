@@ -1,0 +1,320 @@
+// Pure helpers of convkit-bench: statistics over timings, the roofline
+// ceilings and fractions, which output elements to check against the
+// reference and with what tolerance, cuDNN's symmetric-padding view of a
+// problem, the Toeplitz matrix size estimate, and small text utilities. No
+// CUDA here, so the CPU tests (tests/test_bench_math.cpp) cover all of it.
+#pragma once
+
+#include <convkit/spec.hpp>
+#include <convkit/types.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace convkit::bench {
+
+// ------------------------------------------------------------ statistics
+
+/// Median of `v` (mean of the two middle values for an even count); NaN when
+/// empty. Takes a copy because it reorders.
+inline double median(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
+  const std::size_t m = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(m), v.end());
+  const double hi = v[m];
+  if (v.size() % 2) return hi;
+  const double lo = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(m));
+  return 0.5 * (lo + hi);
+}
+
+/// Smallest value of `v`; NaN when empty.
+inline double minimum(const std::vector<double>& v) {
+  return v.empty() ? std::nan("") : *std::min_element(v.begin(), v.end());
+}
+
+/// How many timed runs a row gets: `requested`, unless one run takes so long
+/// that they would not fit `budget_s`; then as many as fit, but never fewer
+/// than `floor_reps` (a median of very few runs says little).
+inline int reps_within_budget(int requested, double one_run_s, double budget_s, int floor_reps) {
+  if (one_run_s <= 0 || requested * one_run_s <= budget_s) return requested;
+  const int fit = static_cast<int>(budget_s / one_run_s);
+  return std::max(std::min(requested, floor_reps), std::min(requested, fit));
+}
+
+// ------------------------------------------------------------ roofline
+
+/// FP32 lanes (FMA units) per SM for compute capability major.minor, from
+/// NVIDIA's architecture whitepapers: 64 on the big-die parts of Pascal
+/// (6.0), Volta (7.x), Turing (7.5) and Ampere GA100 (8.0); 128 on Maxwell,
+/// consumer Pascal, GA10x (8.6/8.7), Ada (8.9), Hopper (9.0) and Blackwell.
+/// Unknown newer parts are assumed to keep 128.
+inline int fp32_lanes_per_sm(int major, int minor) {
+  if (major == 6) return minor == 0 ? 64 : 128;
+  if (major == 7) return 64;
+  if (major == 8) return minor == 0 ? 64 : 128;
+  return 128;
+}
+
+/// FP64 lanes per SM: 32 on GP100, GV100 and GA100, 64 on Hopper and
+/// Blackwell data-centre parts (9.0, 10.x); consumer parts run FP64 at 1/64
+/// of their FP32 rate (1/32 on Turing, where FP32 has 64 lanes).
+inline int fp64_lanes_per_sm(int major, int minor) {
+  if ((major == 6 || major == 8) && minor == 0) return 32;
+  if (major == 7) return minor == 5 ? 2 : 32;
+  if (major == 9 || major == 10) return 64;
+  return 2;
+}
+
+/// Peak FMA throughput in FLOP/s: every lane retires one fused multiply-add
+/// (2 FLOPs) per clock. clock_khz as cudaDevAttrClockRate reports it.
+inline double fma_peak_flops(int sms, int lanes_per_sm, double clock_khz) {
+  return double(sms) * double(lanes_per_sm) * 2.0 * clock_khz * 1e3;
+}
+
+/// The time the roofline allows: the slower of doing the arithmetic at the
+/// FMA peak and moving the minimum bytes at the copy bandwidth.
+inline double roofline_seconds(double flops, double bytes, double peak_flops, double bandwidth) {
+  const double t_math = peak_flops > 0 ? flops / peak_flops : 0.0;
+  const double t_mem = bandwidth > 0 ? bytes / bandwidth : 0.0;
+  return std::max(t_math, t_mem);
+}
+
+/// Fraction of the roofline a measured time reaches (1 = at the ceiling).
+inline double roofline_fraction(double measured_s, double flops, double bytes, double peak_flops,
+                                double bandwidth) {
+  if (!(measured_s > 0)) return std::nan("");
+  return roofline_seconds(flops, bytes, peak_flops, bandwidth) / measured_s;
+}
+
+// ------------------------------------------------------------ checking
+
+/// Deterministic 64-bit generator (splitmix64): the same seed gives the same
+/// data and the same sampled indices on every machine.
+struct SplitMix64 {
+  std::uint64_t state;
+  explicit SplitMix64(std::uint64_t seed) : state(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, n), n > 0 (the modulo bias is irrelevant at these sizes).
+  std::int64_t below(std::int64_t n) { return static_cast<std::int64_t>(next() % std::uint64_t(n)); }
+};
+
+/// Flat output indices to check against the reference for an output of shape
+/// y = [N, K, O1..Od]: every element when there are at most `count`;
+/// otherwise the spatial corners of the first and the last (n, k) plane --
+/// where padding and tile edges bite -- plus uniform random picks, up to
+/// `count` distinct indices in increasing order.
+inline std::vector<std::int64_t> sample_output_indices(const Shape& y, int count, std::uint64_t seed) {
+  const std::int64_t total = y.numel();
+  std::vector<std::int64_t> idx;
+  if (total <= 0 || count <= 0) return idx;
+  if (total <= count) {
+    for (std::int64_t i = 0; i < total; ++i) idx.push_back(i);
+    return idx;
+  }
+  const int d = y.rank() - 2;
+  std::int64_t plane = 1;
+  for (int a = 2; a < y.rank(); ++a) plane *= y[a];
+  const std::int64_t planes = total / plane;
+  for (std::int64_t base : {std::int64_t(0), (planes - 1) * plane}) {
+    for (int corner = 0; corner < (1 << d); ++corner) {
+      std::int64_t off = 0;
+      for (int a = 0; a < d; ++a) off = off * y[2 + a] + ((corner >> a) & 1 ? y[2 + a] - 1 : 0);
+      idx.push_back(base + off);
+    }
+  }
+  std::sort(idx.begin(), idx.end());
+  idx.erase(std::unique(idx.begin(), idx.end()), idx.end());
+  SplitMix64 rng(seed);
+  while (static_cast<int>(idx.size()) < count) {
+    const std::int64_t i = rng.below(total);
+    if (!std::binary_search(idx.begin(), idx.end(), i)) idx.insert(std::lower_bound(idx.begin(), idx.end(), i), i);
+  }
+  return idx;
+}
+
+/// Per-element tolerance factor, as DESIGN §5 states it:
+/// |y - y_ref| <= factor * Σ|x·w| over that output's `terms` products.
+inline double tolerance_factor(DType t, std::int64_t terms) {
+  const double n = double(std::max<std::int64_t>(terms, 1));
+  return t == DType::F32 ? 2e-6 * std::sqrt(n) + 1e-6 : 1e-14 * std::sqrt(n) + 1e-15;
+}
+
+/// Whether a value passes: finite (a NaN left by the poison never passes) and
+/// within factor * magnitude of the reference.
+inline bool within_tolerance(double got, double want, double magnitude, double factor) {
+  return std::isfinite(got) && std::abs(got - want) <= factor * magnitude;
+}
+
+/// Outcome of comparing sampled outputs with the reference.
+struct SampleCheck {
+  std::int64_t checked = 0;
+  std::int64_t mismatches = 0;
+  std::int64_t first_bad = -1;  ///< position in the sample list of the first mismatch
+  double max_abs_err = 0;       ///< over the finite values; NaN / inf count as mismatches
+  bool exact = true;            ///< every value equal to the reference
+};
+
+/// Compares got[j] with want[j] within factor * magnitude[j] for every j.
+inline SampleCheck check_samples(const std::vector<double>& got, const std::vector<double>& want,
+                                 const std::vector<double>& magnitude, double factor) {
+  SampleCheck c;
+  const std::size_t n = std::min({got.size(), want.size(), magnitude.size()});
+  c.checked = static_cast<std::int64_t>(n);
+  if (got.size() != want.size() || want.size() != magnitude.size()) {
+    c.mismatches = 1;  // a length mismatch is a bench bug; never pass it
+    c.exact = false;
+  }
+  for (std::size_t j = 0; j < n; ++j) {
+    if (got[j] != want[j]) c.exact = false;
+    if (std::isfinite(got[j])) c.max_abs_err = std::max(c.max_abs_err, std::abs(got[j] - want[j]));
+    if (!within_tolerance(got[j], want[j], magnitude[j], factor)) {
+      if (c.first_bad < 0) c.first_bad = static_cast<std::int64_t>(j);
+      ++c.mismatches;
+    }
+  }
+  return c;
+}
+
+// ------------------------------------------------------------ cuDNN's view
+
+/// cuDNN pads symmetrically, so a problem with pad_lo != pad_hi (`same` with
+/// an even kernel) runs there with pad = max(lo, hi) on both sides; its output
+/// is then larger and convkit's y[o] sits at y'[o + offset]. ok is false when
+/// no such shift exists (the padding difference is not a multiple of the
+/// stride).
+struct SymmetricView {
+  bool ok = true;
+  std::int64_t pad[3] = {0, 0, 0};
+  std::int64_t out[3] = {1, 1, 1};
+  std::int64_t offset[3] = {0, 0, 0};
+};
+
+inline SymmetricView symmetric_view(const ConvProblem& p) {
+  SymmetricView v;
+  for (int a = 0; a < 3; ++a) {
+    v.pad[a] = std::max(p.pad_lo[a], p.pad_hi[a]);
+    const std::int64_t span = p.dilation[a] * (p.ker[a] - 1) + 1;
+    v.out[a] = (p.in[a] + 2 * v.pad[a] - span) / p.stride[a] + 1;
+    const std::int64_t shift = v.pad[a] - p.pad_lo[a];
+    if (shift % p.stride[a] != 0) v.ok = false;
+    v.offset[a] = shift / p.stride[a];
+    if (v.offset[a] + p.out[a] > v.out[a]) v.ok = false;
+  }
+  return v;
+}
+
+/// Where convkit's flat output index `i` lies in cuDNN's (larger) output.
+inline std::int64_t symmetric_index(const ConvProblem& p, const SymmetricView& v, std::int64_t i) {
+  std::int64_t o[3];
+  for (int a = 2; a >= 0; --a) {
+    o[a] = i % p.out[a];
+    i /= p.out[a];
+  }
+  const std::int64_t nk = i;  // n * K + k
+  std::int64_t r = nk;
+  for (int a = 0; a < 3; ++a) r = r * v.out[a] + o[a] + v.offset[a];
+  return r;
+}
+
+// ------------------------------------------------------------ Toeplitz size
+
+/// Stored entries of one image's Toeplitz matrix T ((K·ΠO) × (C·ΠD)). Under
+/// zero padding a (output, tap) pair is stored only when it reads a real
+/// input element, so per dimension we count the pairs that land inside;
+/// other boundaries store every tap. An estimate of what the library builds
+/// (it may merge taps that fold onto one element); the bench uses it to keep
+/// memory in budget and to report the matrix bandwidth.
+inline double toeplitz_nnz(const ConvProblem& p) {
+  double per_row_block = 1.0;  // Π over dims of the (o, i) pairs that are stored
+  for (int a = 0; a < 3; ++a) {
+    if (p.boundary != Boundary::Zeros) {
+      per_row_block *= double(p.out[a]) * double(p.ker[a]);
+      continue;
+    }
+    double pairs = 0;
+    for (std::int64_t o = 0; o < p.out[a]; ++o) {
+      const std::int64_t first = o * p.stride[a] - p.pad_lo[a];  // position of tap 0
+      // taps i with 0 <= first + i*dil < D
+      const std::int64_t dil = p.dilation[a];
+      std::int64_t lo = first >= 0 ? 0 : (-first + dil - 1) / dil;
+      std::int64_t hi = first >= p.in[a] ? -1 : std::min(p.ker[a] - 1, (p.in[a] - 1 - first) / dil);
+      if (hi >= lo) pairs += double(hi - lo + 1);
+    }
+    per_row_block *= pairs;
+  }
+  return double(p.K) * double(p.Cg()) * per_row_block;
+}
+
+/// Bytes of a CSR matrix with `nnz` values of `t`, `rows` rows, and 32-bit
+/// indices while they suffice (64-bit beyond 2^31 - 1 entries).
+inline double csr_bytes(double nnz, double rows, DType t) {
+  const double index = nnz < 2147483647.0 ? 4.0 : 8.0;
+  return nnz * (double(dtype_size(t)) + index) + (rows + 1) * index;
+}
+
+// ------------------------------------------------------------ text
+
+/// Splits "a,b,,c" into {"a", "b", "c"}.
+inline std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+/// A JSON string literal (with the quotes) for `s`.
+inline std::string json_string(const std::string& s) {
+  std::string r = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': r += "\\\""; break;
+      case '\\': r += "\\\\"; break;
+      case '\n': r += "\\n"; break;
+      case '\t': r += "\\t"; break;
+      case '\r': r += "\\r"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          r += buf;
+        } else {
+          r += static_cast<char>(c);
+        }
+    }
+  }
+  return r + "\"";
+}
+
+/// A JSON number, or null for NaN / infinity (which JSON cannot hold).
+inline std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+/// `s` cut to `width` characters, ending in "~" when cut (table cells).
+inline std::string clip(const std::string& s, std::size_t width) {
+  if (s.size() <= width) return s;
+  if (width == 0) return {};
+  return s.substr(0, width - 1) + "~";
+}
+
+}  // namespace convkit::bench

@@ -1,0 +1,64 @@
+// The cuDNN baseline of convkit-bench. Built from cudnn_baseline.cpp when
+// CMake finds cuDNN, else from cudnn_stub.cpp, which reports it unavailable;
+// the rest of the bench is the same either way. cuDNN is linked into the
+// bench only, never into libconvkit.
+#pragma once
+
+#include "bench_math.hpp"
+
+#include <convkit/spec.hpp>
+#include <convkit/types.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace convkit::bench {
+
+/// A problem cuDNN cannot run, or a cuDNN call that failed; the row becomes
+/// "skipped (reason)" or "error (reason)".
+struct CudnnUnsupported : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Whether cuDNN was built in and its handle could be created; when not,
+/// `why` says so ("not found at configure time", "cudnnCreate: ...").
+bool cudnn_available(std::string* why);
+/// "9.1.0", from the loaded library.
+std::string cudnn_version();
+
+/// One cuDNN forward convolution prepared for fixed shapes: NCHW (NCDHW)
+/// tensors, cross-correlation or convolution mode, FMA math only (no TF32
+/// tensor cores for float, like convkit's default), the fastest algorithm
+/// that cudnnFindConvolutionForwardAlgorithmEx measures, its workspace
+/// allocated. Padding is symmetric in cuDNN; see SymmetricView.
+class CudnnConv {
+ public:
+  /// x and w are device tensors of `p`'s shapes; the output is allocated
+  /// here. Throws CudnnUnsupported. `workspace_cap` bounds the workspace.
+  CudnnConv(cudaStream_t stream, const ConvProblem& p, DType t, const void* x, const void* w,
+            std::size_t workspace_cap);
+  ~CudnnConv();
+  CudnnConv(const CudnnConv&) = delete;
+  CudnnConv& operator=(const CudnnConv&) = delete;
+
+  /// Enqueues y = conv(x, w) on the stream.
+  void run();
+  /// cuDNN's output (shape [N, K, view().out...]) and its size in bytes.
+  void* y() const;
+  std::size_t y_bytes() const;
+  /// Where convkit's output elements sit in y().
+  const SymmetricView& view() const;
+  /// The algorithm Find chose, e.g. "IMPLICIT_PRECOMP_GEMM", and its workspace.
+  std::string algorithm() const;
+  std::size_t workspace_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace convkit::bench

@@ -1,0 +1,470 @@
+// convkit-bench: the benchmark program. For every selected case it makes
+// seeded small-integer inputs, computes reference values of a few hundred
+// sampled outputs on the CPU (convkit::reference::conv_sampled), uploads the
+// inputs once, then for each algorithm -- cuDNN first, then convkit's Direct,
+// Im2colGemm, SparseToeplitz and Auto through ConvPlan -- warms up, checks,
+// times the median of many L2-flushed runs with CUDA events on the context's
+// stream, checks again, and prints a table row. A (case, algorithm) that is
+// not supported is a "skipped (reason)" row, so the program runs whatever
+// subset of algorithms the library provides. See --help for the options.
+#include <convkit/convkit.hpp>
+
+#include "bench_math.hpp"
+#include "cases.hpp"
+#include "cudnn_baseline.hpp"
+#include "device.hpp"
+#include "options.hpp"
+#include "report.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <new>
+#include <string>
+#include <vector>
+
+namespace convkit::bench {
+namespace {
+
+Algorithm to_algorithm(Which w) {
+  switch (w) {
+    case Which::Direct: return Algorithm::Direct;
+    case Which::Im2col: return Algorithm::Im2colGemm;
+    case Which::Toeplitz: return Algorithm::SparseToeplitz;
+    default: return Algorithm::Auto;
+  }
+}
+
+// The bench's short names for the library's algorithms.
+std::string label(Algorithm a) {
+  switch (a) {
+    case Algorithm::Direct: return "direct";
+    case Algorithm::Im2colGemm: return "im2col";
+    case Algorithm::SparseToeplitz: return "toeplitz";
+    case Algorithm::Auto: return "auto";
+    default: return algorithm_name(a);
+  }
+}
+
+// FNV-1a: a per-case seed that is the same on every platform (std::hash is not).
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// What every row of a run shares.
+struct Env {
+  const Options& opt;
+  const DeviceInfo& dev;
+  Context& ctx;
+  cudaStream_t stream;
+  L2Flusher& flusher;
+  bool cudnn_ok;
+  double peak;  // FMA peak for the dtype, FLOP/s
+};
+
+// One case's inputs on the device and its reference values.
+template <class T>
+struct CaseData {
+  const Case& c;
+  ConvProblem p;
+  DeviceTensor<T> x, w, y;
+  std::vector<std::int64_t> idx;  // sampled flat output indices
+  std::vector<double> ref, mag;   // reference values and Σ|x·w| at idx
+  double tol = 0;
+};
+
+template <class T>
+void fill_small_ints(HostTensor<T>& t, std::uint64_t seed) {
+  // Integers in [-4, 4] keep every partial sum exact in float for these
+  // reduction lengths, so an exact path matches the reference bit for bit.
+  SplitMix64 rng(seed);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = static_cast<T>(static_cast<int>(rng.next() % 9) - 4);
+}
+
+template <class T>
+HostTensor<T> abs_copy(const HostTensor<T>& t) {
+  HostTensor<T> a(t.shape());
+  for (std::int64_t i = 0; i < t.numel(); ++i) a[i] = t[i] < 0 ? -t[i] : t[i];
+  return a;
+}
+
+Row base_row(const Case& c, const ConvProblem& p, Which which, DType t) {
+  Row r;
+  r.suite = c.suite;
+  r.case_name = c.name;
+  r.spec = c.spec.str();
+  r.x_shape = c.x.str();
+  r.w_shape = c.w.str();
+  r.y_shape = p.y_shape().str();
+  r.algorithm = which_name(which);
+  r.flops = p.flops();
+  r.min_bytes = p.min_bytes(t);
+  r.status = "ok";
+  return r;
+}
+
+Row& skip(Row& r, const std::string& why) {
+  r.status = "skipped";
+  r.reason = why;
+  return r;
+}
+
+// Runs `run_fn` (which writes `out`): poison, warm up, check; poison, time
+// `reps` flushed runs, check again. Fills the row's timings, rates, roofline
+// fraction and check result.
+template <class T>
+void measure(const Env& env, const CaseData<T>& d, Row& r, const std::function<void()>& run_fn, T* out,
+             std::size_t out_bytes, const std::vector<std::int64_t>& out_idx) {
+  const Options& opt = env.opt;
+  poison(env.stream, out, out_bytes);
+  const std::vector<double> warm = time_runs(env.stream, std::max(opt.warmup, 1), {}, run_fn);
+  const std::vector<double> got_first = gather(env.stream, out, out_idx);
+  const SampleCheck first = check_samples(got_first, d.ref, d.mag, d.tol);
+
+  r.reps = reps_within_budget(opt.reps, median(warm) * 1e-3, opt.row_budget_s, 10);
+  poison(env.stream, out, out_bytes);
+  const std::vector<double> ms = time_runs(env.stream, r.reps, [&] { env.flusher.flush(); }, run_fn);
+  const std::vector<double> got_last = gather(env.stream, out, out_idx);
+  const SampleCheck last = check_samples(got_last, d.ref, d.mag, d.tol);
+
+  r.ms_median = median(ms);
+  r.ms_min = minimum(ms);
+  const double s = r.ms_median * 1e-3;
+  r.gflops = r.flops / s / 1e9;
+  r.gbs = r.min_bytes / s / 1e9;
+  r.roofline_pct = 100.0 * roofline_fraction(s, r.flops, r.min_bytes, env.peak, env.dev.copy_bandwidth);
+  r.samples = last.checked;
+  r.mismatches = std::max(first.mismatches, last.mismatches);
+  r.max_abs_err = std::max(first.max_abs_err, last.max_abs_err);
+  r.exact = first.exact && last.exact;
+  if (r.mismatches > 0) {
+    const bool in_first = first.mismatches > 0;
+    const SampleCheck& bad = in_first ? first : last;
+    const std::size_t j = static_cast<std::size_t>(std::max<std::int64_t>(bad.first_bad, 0));
+    const double got = (in_first ? got_first : got_last)[j];
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  "%lld of %lld sampled outputs wrong after the %s; first at flat index %lld: got %.9g, "
+                  "reference %.9g, allowed error %.3g",
+                  static_cast<long long>(bad.mismatches), static_cast<long long>(bad.checked),
+                  in_first ? "warm-up" : "timed runs", static_cast<long long>(d.idx[j]), got, d.ref[j],
+                  d.tol * d.mag[j]);
+    r.status = "FAIL";
+    r.reason = buf;
+  }
+}
+
+// The estimated size of the case's Toeplitz matrix in bytes.
+// TODO(toeplitz): when include/convkit/toeplitz.hpp lets a caller ask a plan
+// (or toeplitz::build) for its matrix's nnz and bytes, report that here
+// instead of the estimate, and drop "(estimated)" from the table line.
+double toeplitz_matrix_bytes(const ConvProblem& p, DType t) {
+  return csr_bytes(toeplitz_nnz(p), double(p.K) * double(p.out_spatial()), t);
+}
+
+template <class T>
+Row run_convkit(const Env& env, CaseData<T>& d, Which which) {
+  constexpr DType t = dtype_v<T>;
+  const Case& c = d.c;
+  Row r = base_row(c, d.p, which, t);
+  const Algorithm a = to_algorithm(which);
+  const Support s = supports(c.spec, c.x, c.w, t, a);
+  if (!s) return skip(r, s.reason);
+
+  // Auto, as it chooses today (the first of Direct, Im2colGemm,
+  // SparseToeplitz that supports the problem), reaches SparseToeplitz only
+  // when neither of the others takes the problem; only then can it build
+  // the matrix.
+  const bool may_build_matrix =
+      which == Which::Toeplitz ||
+      (which == Which::Auto && !supports(c.spec, c.x, c.w, t, Algorithm::Direct) &&
+       !supports(c.spec, c.x, c.w, t, Algorithm::Im2colGemm));
+  const double matrix = toeplitz_matrix_bytes(d.p, t);
+  if (may_build_matrix && matrix > env.opt.toeplitz_max_gb * 1e9) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "Toeplitz matrix ~%.1f GB exceeds --toeplitz-max-gb %.1f", matrix / 1e9,
+                  env.opt.toeplitz_max_gb);
+    return skip(r, buf);
+  }
+
+  const auto t0 = std::chrono::steady_clock::now();
+  ConvPlan plan(env.ctx, c.spec, c.x, c.w, t, a);
+  plan.set_weights(d.w.view());
+  env.ctx.synchronize();
+  r.plan_ms = ms_since(t0);
+  const Algorithm chosen = plan.algorithm();
+  r.chosen = label(chosen);
+  r.variant = which == Which::Auto ? supports(c.spec, c.x, c.w, t, chosen).variant : s.variant;
+  r.workspace_bytes = double(plan.workspace_bytes());
+
+  // What a caller pays when only the weights change (for Toeplitz: the
+  // matrix values are refilled; for the others a pointer is rebound).
+  r.set_weights_ms = median(time_runs(env.stream, std::min(env.opt.reps, 10), {},
+                                      [&] { plan.set_weights(d.w.view()); }));
+  if (chosen == Algorithm::SparseToeplitz) {
+    r.matrix_bytes = matrix;
+    r.matrix_gbs = toeplitz_nnz(d.p) * double(sizeof(T)) / (r.set_weights_ms * 1e-3) / 1e9;
+  }
+
+  measure(env, d, r, [&] { plan.run(d.x.view(), d.y.view()); }, d.y.data(), d.y.bytes(), d.idx);
+  return r;
+}
+
+template <class T>
+Row run_cudnn(const Env& env, CaseData<T>& d) {
+  constexpr DType t = dtype_v<T>;
+  Row r = base_row(d.c, d.p, Which::Cudnn, t);
+  r.chosen = "cudnn";
+  const auto t0 = std::chrono::steady_clock::now();
+  CudnnConv conv(env.stream, d.p, t, d.x.data(), d.w.data(),
+                 static_cast<std::size_t>(env.opt.workspace_gb * 1e9));
+  r.plan_ms = ms_since(t0);
+  r.variant = conv.algorithm();
+  r.workspace_bytes = double(conv.workspace_bytes());
+  std::vector<std::int64_t> where;
+  for (std::int64_t i : d.idx) where.push_back(symmetric_index(d.p, conv.view(), i));
+  measure(env, d, r, [&] { conv.run(); }, static_cast<T*>(conv.y()), conv.y_bytes(), where);
+  return r;
+}
+
+// Runs one row, turning exceptions into skipped / error rows.
+template <class T>
+Row run_row(const Env& env, CaseData<T>& d, Which which) {
+  try {
+    return which == Which::Cudnn ? run_cudnn(env, d) : run_convkit(env, d, which);
+  } catch (const Error& e) {
+    Row r = base_row(d.c, d.p, which, dtype_v<T>);
+    const Status st = e.status();
+    if (st == Status::NotSupported || st == Status::WorkspaceTooSmall || st == Status::OutOfMemory)
+      return skip(r, e.what());
+    r.status = "error";
+    r.reason = std::string(status_name(st)) + ": " + e.what();
+    return r;
+  } catch (const CudnnUnsupported& e) {
+    Row r = base_row(d.c, d.p, which, dtype_v<T>);
+    return skip(r, std::string("cuDNN: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    Row r = base_row(d.c, d.p, which, dtype_v<T>);
+    return skip(r, "host out of memory");
+  } catch (const std::exception& e) {
+    Row r = base_row(d.c, d.p, which, dtype_v<T>);
+    r.status = "error";
+    r.reason = e.what();
+    cudaGetLastError();
+    return r;
+  }
+}
+
+template <class T>
+void run_case(const Env& env, const Case& c, std::vector<Row>& rows) {
+  constexpr DType t = dtype_v<T>;
+  const Options& opt = env.opt;
+  const ConvProblem p = c.spec.problem(c.x, c.w);
+  std::printf("\n== %s | %s: x %s, w %s -> y %s; %.3g GFLOP, %.3g GB minimum\n", c.suite.c_str(), c.name.c_str(),
+              c.x.str().c_str(), c.w.str().c_str(), p.y_shape().str().c_str(), p.flops() / 1e9,
+              p.min_bytes(t) / 1e9);
+  std::fflush(stdout);
+
+  const std::uint64_t seed = opt.seed ^ fnv1a(c.suite + "/" + c.name);
+  CaseData<T> d{c, p, {}, {}, {}, {}, {}, {}, 0.0};
+  try {
+    d.idx = sample_output_indices(p.y_shape(), opt.samples, seed + 2);
+    d.ref.resize(d.idx.size());
+    d.mag.resize(d.idx.size());
+    {
+      HostTensor<T> hx(c.x), hw(c.w);
+      fill_small_ints(hx, seed);
+      fill_small_ints(hw, seed + 1);
+      const auto n = static_cast<std::int64_t>(d.idx.size());
+      reference::conv_sampled(c.spec, hx.view(), hw.view(), TensorArg(), d.idx.data(), n, d.ref.data());
+      {
+        const HostTensor<T> ax = abs_copy(hx), aw = abs_copy(hw);
+        reference::conv_sampled(c.spec, ax.view(), aw.view(), TensorArg(), d.idx.data(), n, d.mag.data());
+      }
+      d.x = DeviceTensor<T>::from_host(env.ctx, hx);
+      d.w = DeviceTensor<T>::from_host(env.ctx, hw);
+    }
+    d.y = DeviceTensor<T>(env.ctx, p.y_shape());
+    env.ctx.synchronize();
+  } catch (const std::exception& e) {
+    Row r = base_row(c, p, Which::Auto, t);
+    r.algorithm = "-";
+    r.status = "error";
+    r.reason = std::string("case setup: ") + e.what();
+    cudaGetLastError();
+    print_row(stdout, r, false);
+    rows.push_back(r);
+    return;
+  }
+  d.tol = tolerance_factor(t, p.Cg() * p.ker_spatial());
+
+  double cudnn_ms = NAN;
+  const bool cudnn_requested =
+      env.cudnn_ok && std::find(opt.algos.begin(), opt.algos.end(), Which::Cudnn) != opt.algos.end();
+  for (Which which : opt.algos) {
+    if (which == Which::Cudnn && !env.cudnn_ok) continue;  // the header says why; the column reads n/a
+    Row r = run_row(env, d, which);
+    if (which == Which::Cudnn && r.status == "ok") cudnn_ms = r.ms_median;
+    if (which != Which::Cudnn && std::isfinite(cudnn_ms) && std::isfinite(r.ms_median))
+      r.cudnn_ratio = r.ms_median / cudnn_ms;
+    print_row(stdout, r, cudnn_requested);
+    rows.push_back(r);
+  }
+}
+
+void print_cases(const std::vector<Case>& cases, DType t) {
+  for (const Case& c : cases) {
+    const ConvProblem p = c.spec.problem(c.x, c.w);
+    std::printf("%-8s %-34s x %-22s w %-18s %9.3g GFLOP %8.3g GB  %s\n", c.suite.c_str(), c.name.c_str(),
+                c.x.str().c_str(), c.w.str().c_str(), p.flops() / 1e9, p.min_bytes(t) / 1e9, c.spec.str().c_str());
+  }
+}
+
+int run(int argc, char** argv) {
+  Options opt;
+  std::string error;
+  if (!parse_options(argc, argv, opt, error)) {
+    std::fprintf(stderr, "convkit-bench: %s\n", error.c_str());
+    return 2;
+  }
+  if (opt.help) {
+    std::fputs(help_text().c_str(), stdout);
+    return 0;
+  }
+  std::vector<Case> cases;
+  for (const std::string& s : opt.suites)
+    for (Case& c : suite_cases(s, opt.quick)) {
+      bool keep = opt.case_filters.empty();
+      for (const std::string& f : opt.case_filters) keep = keep || c.name.find(f) != std::string::npos;
+      if (keep) cases.push_back(std::move(c));
+    }
+  if (opt.list) {
+    print_cases(cases, opt.dtype);
+    return 0;
+  }
+  if (!device_available()) {
+    std::puts("no CUDA device: nothing to benchmark");
+    return 0;
+  }
+
+  Context ctx;
+  ctx.set_workspace_limit(static_cast<std::size_t>(opt.workspace_gb * 1e9));
+  const cudaStream_t stream = ctx.stream();
+  DeviceInfo dev = query_device();
+  {
+    // The copy: 1 GiB, or a quarter of free memory on a smaller device;
+    // large enough that launch overhead and L2 do not matter.
+    std::size_t free_b = 0, total_b = 0;
+    cuda_check(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
+    dev.copy_bytes = std::min<std::size_t>(std::size_t(1) << 30, free_b / 4);
+    dev.copy_reps = 10;
+    dev.copy_bandwidth = measure_copy_bandwidth(stream, dev.copy_bytes, dev.copy_reps);
+  }
+  L2Flusher flusher(stream, dev.l2_bytes);
+
+  std::string cudnn_why;
+  const bool cudnn_wanted = std::find(opt.algos.begin(), opt.algos.end(), Which::Cudnn) != opt.algos.end();
+  const bool cudnn_ok = cudnn_wanted && cudnn_available(&cudnn_why);
+
+  RunInfo info;
+  info.program_version = CONVKIT_VERSION_STRING;
+  for (int i = 0; i < argc; ++i) info.command += (i ? " " : "") + std::string(argv[i]);
+  info.date = utc_now();
+  info.device = dev.name;
+  info.compute_capability = std::to_string(dev.major) + "." + std::to_string(dev.minor);
+  info.sms = dev.sms;
+  info.clock_mhz = dev.clock_khz / 1e3;
+  info.l2_bytes = double(dev.l2_bytes);
+  info.memory_bytes = double(dev.global_bytes);
+  info.copy_gbs = dev.copy_bandwidth / 1e9;
+  info.copy_bytes = double(dev.copy_bytes);
+  info.copy_reps = dev.copy_reps;
+  info.fp32_peak_gflops = dev.fp32_peak / 1e9;
+  info.fp64_peak_gflops = dev.fp64_peak / 1e9;
+  info.fp32_lanes = dev.fp32_lanes;
+  info.fp64_lanes = dev.fp64_lanes;
+  info.cudnn = cudnn_ok ? cudnn_version() : !cudnn_wanted ? "not requested" : "n/a (" + cudnn_why + ")";
+  info.dtype = dtype_name(opt.dtype);
+  info.quick = opt.quick;
+  info.reps = opt.reps;
+  info.samples = opt.samples;
+  info.seed = opt.seed;
+
+  const bool f64 = opt.dtype == DType::F64;
+  std::printf("convkit-bench %s  %s\n", info.program_version.c_str(), info.date.c_str());
+  std::printf("device: %s (sm_%d%d, %d SMs, %.0f MHz, L2 %.1f MB, %.1f GB)\n", dev.name.c_str(), dev.major,
+              dev.minor, dev.sms, info.clock_mhz, info.l2_bytes / 1e6, info.memory_bytes / 1e9);
+  std::printf("ceiling: FP32 FMA peak %.1f GFLOP/s = %d SMs x %d lanes x 2 x %.0f MHz\n", info.fp32_peak_gflops,
+              dev.sms, dev.fp32_lanes, info.clock_mhz);
+  if (f64)
+    std::printf("ceiling: FP64 FMA peak %.1f GFLOP/s = %d SMs x %d lanes x 2 x %.0f MHz\n", info.fp64_peak_gflops,
+                dev.sms, dev.fp64_lanes, info.clock_mhz);
+  std::printf("ceiling: copy bandwidth %.1f GB/s (device-to-device copy of %.2f GB, bytes read + written, "
+              "median of %d)\n",
+              info.copy_gbs, info.copy_bytes / 1e9, dev.copy_reps);
+  std::printf("dtype %s, %d timed runs per row (median), %d warm-up, L2 flush %.0f MB, %d sampled outputs "
+              "checked, seed %llu\n",
+              info.dtype.c_str(), opt.reps, opt.warmup, double(flusher.bytes()) / 1e6, opt.samples, opt.seed);
+  std::printf("cuDNN: %s\n\n", info.cudnn.c_str());
+  print_table_header(stdout);
+
+  Env env{opt, dev, ctx, stream, flusher, cudnn_ok, f64 ? dev.fp64_peak : dev.fp32_peak};
+  std::vector<Row> rows;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const Case& c : cases) {
+    if (f64)
+      run_case<double>(env, c, rows);
+    else
+      run_case<float>(env, c, rows);
+    if (!opt.json.empty()) write_json(opt.json, info, rows);
+  }
+
+  int ok = 0, failed = 0, errors = 0, skipped = 0;
+  for (const Row& r : rows) {
+    if (r.status == "ok") ++ok;
+    else if (r.status == "FAIL") ++failed;
+    else if (r.status == "error") ++errors;
+    else ++skipped;
+  }
+  std::printf("\n%zu rows in %.1f s: %d ok, %d FAIL, %d error, %d skipped\n", rows.size(), ms_since(t0) / 1e3, ok,
+              failed, errors, skipped);
+  bool json_ok = true;
+  if (!opt.json.empty()) {
+    json_ok = write_json(opt.json, info, rows);
+    if (json_ok) std::printf("JSON: %s\n", opt.json.c_str());
+  }
+  for (const Row& r : rows)
+    if (r.status == "FAIL" || r.status == "error")
+      std::printf("%s: %s | %s | %s: %s\n", r.status.c_str(), r.suite.c_str(), r.case_name.c_str(),
+                  r.algorithm.c_str(), r.reason.c_str());
+  return failed == 0 && errors == 0 && json_ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace convkit::bench
+
+int main(int argc, char** argv) {
+  try {
+    return convkit::bench::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "convkit-bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,215 @@
+// Parsing of convkit-bench's command line (see options.hpp).
+#include "options.hpp"
+
+#include "bench_math.hpp"
+#include "cases.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace convkit::bench {
+
+const char* which_name(Which w) {
+  switch (w) {
+    case Which::Cudnn: return "cudnn";
+    case Which::Direct: return "direct";
+    case Which::Im2col: return "im2col";
+    case Which::Toeplitz: return "toeplitz";
+    case Which::Auto: return "auto";
+  }
+  return "?";
+}
+
+std::string help_text() {
+  return R"(convkit-bench: times convkit's convolution algorithms (and cuDNN when built
+in) on fixed problem suites, checks every timed output against the CPU
+reference, and reports time, GFLOP/s, GB/s and the fraction of the roofline.
+
+usage: convkit-bench [options]
+
+  --quick              smaller sizes and 20 runs per row: the whole set in well
+                       under a minute
+  --suite LIST         suites to run, comma-separated or repeated:
+                       signal1d, image2d, cnn (default: all)
+  --case TEXT          only cases whose name contains TEXT (repeatable)
+  --algo LIST          direct, im2col, toeplitz, auto, cudnn, or all
+                       (default: all)
+  --reps N             timed runs per row; the median is reported (default 50)
+  --warmup N           untimed runs before timing (default 3)
+  --samples N          output elements checked against the reference (default 300)
+  --dtype f32|f64      element type (default f32)
+  --seed N             seed of the input data and the sampled indices
+  --json FILE          also write the results as JSON to FILE
+  --workspace-gb X     workspace limit of convkit's context and cap of cuDNN's
+                       workspace (default 4)
+  --toeplitz-max-gb X  skip sparse Toeplitz where its matrix would exceed X GB
+                       (default 4.5)
+  --row-budget-s X     a row whose runs would take longer than X seconds gets
+                       fewer runs (never fewer than 10; default 5, --quick 1)
+  --list               print the cases and exit (needs no GPU)
+  --help               this text
+
+Each row: warm-up, then the median (and minimum) of the timed runs, each timed
+with CUDA events on the library context's stream after an L2 flush. Ceilings:
+FP32 (FP64) FMA peak = SMs x lanes/SM x 2 x clock; copy bandwidth measured at
+start with a device-to-device copy (bytes read + written). Roofline time =
+max(FLOPs / peak, minimum bytes / bandwidth). "vs cuDNN" is convkit's time
+divided by cuDNN's (below 1: convkit is faster).
+
+Exit status: 0 when every check passed, 1 when a check failed or a run
+raised an error, 2 on a usage error. Without a CUDA device it prints
+"no CUDA device: nothing to benchmark" and exits 0.
+)";
+}
+
+namespace {
+
+bool parse_int(const std::string& s, long long lo, long long& out) {
+  char* end = nullptr;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || v < lo) return false;
+  out = v;
+  return true;
+}
+
+bool parse_double(const std::string& s, double& out) {
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || !(v > 0)) return false;
+  out = v;
+  return true;
+}
+
+bool parse_algo(const std::string& name, std::vector<Which>& out) {
+  static const Which all[] = {Which::Cudnn, Which::Direct, Which::Im2col, Which::Toeplitz, Which::Auto};
+  if (name == "all") {
+    out.assign(std::begin(all), std::end(all));
+    return true;
+  }
+  for (Which w : all)
+    if (name == which_name(w)) {
+      if (std::find(out.begin(), out.end(), w) == out.end()) out.push_back(w);
+      return true;
+    }
+  return false;
+}
+
+}  // namespace
+
+bool parse_options(int argc, char** argv, Options& opt, std::string& error) {
+  bool reps_given = false, budget_given = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    // Options take their value as the next argument or after '='.
+    std::string value;
+    bool has_value = false;
+    std::string key = a;
+    if (const auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      key = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      has_value = true;
+    }
+    const auto need = [&]() -> bool {
+      if (has_value) return true;
+      if (i + 1 >= argc) {
+        error = key + " needs a value";
+        return false;
+      }
+      value = argv[++i];
+      return true;
+    };
+    long long n = 0;
+    if (key == "--help" || key == "-h") {
+      opt.help = true;
+    } else if (key == "--quick") {
+      opt.quick = true;
+    } else if (key == "--list") {
+      opt.list = true;
+    } else if (key == "--suite") {
+      if (!need()) return false;
+      for (const auto& s : split_list(value)) {
+        const auto& known = suite_names();
+        if (std::find(known.begin(), known.end(), s) == known.end()) {
+          error = "--suite " + s + ": unknown suite (signal1d, image2d, cnn)";
+          return false;
+        }
+        if (std::find(opt.suites.begin(), opt.suites.end(), s) == opt.suites.end()) opt.suites.push_back(s);
+      }
+    } else if (key == "--case") {
+      if (!need()) return false;
+      opt.case_filters.push_back(value);
+    } else if (key == "--algo") {
+      if (!need()) return false;
+      for (const auto& s : split_list(value))
+        if (!parse_algo(s, opt.algos)) {
+          error = "--algo " + s + ": unknown algorithm (direct, im2col, toeplitz, auto, cudnn, all)";
+          return false;
+        }
+    } else if (key == "--reps") {
+      if (!need()) return false;
+      if (!parse_int(value, 1, n)) {
+        error = "--reps " + value + ": must be an integer >= 1";
+        return false;
+      }
+      opt.reps = static_cast<int>(n);
+      reps_given = true;
+    } else if (key == "--warmup") {
+      if (!need()) return false;
+      if (!parse_int(value, 0, n)) {
+        error = "--warmup " + value + ": must be an integer >= 0";
+        return false;
+      }
+      opt.warmup = static_cast<int>(n);
+    } else if (key == "--samples") {
+      if (!need()) return false;
+      if (!parse_int(value, 1, n)) {
+        error = "--samples " + value + ": must be an integer >= 1";
+        return false;
+      }
+      opt.samples = static_cast<int>(n);
+    } else if (key == "--seed") {
+      if (!need()) return false;
+      if (!parse_int(value, 0, n)) {
+        error = "--seed " + value + ": must be an integer >= 0";
+        return false;
+      }
+      opt.seed = static_cast<unsigned long long>(n);
+    } else if (key == "--dtype") {
+      if (!need()) return false;
+      if (value == "f32" || value == "float") {
+        opt.dtype = DType::F32;
+      } else if (value == "f64" || value == "double") {
+        opt.dtype = DType::F64;
+      } else {
+        error = "--dtype " + value + ": must be f32 or f64";
+        return false;
+      }
+    } else if (key == "--json") {
+      if (!need()) return false;
+      opt.json = value;
+    } else if (key == "--workspace-gb" || key == "--toeplitz-max-gb" || key == "--row-budget-s") {
+      if (!need()) return false;
+      double v = 0;
+      if (!parse_double(value, v)) {
+        error = key + " " + value + ": must be a number > 0";
+        return false;
+      }
+      budget_given = budget_given || key == "--row-budget-s";
+      (key == "--workspace-gb" ? opt.workspace_gb : key == "--toeplitz-max-gb" ? opt.toeplitz_max_gb
+                                                                               : opt.row_budget_s) = v;
+    } else {
+      error = "unknown option " + a + " (see --help)";
+      return false;
+    }
+  }
+  if (opt.algos.empty()) parse_algo("all", opt.algos);
+  // Run cuDNN first whatever the order given, so convkit rows can show the ratio.
+  std::stable_sort(opt.algos.begin(), opt.algos.end(),
+                   [](Which a, Which b) { return static_cast<int>(a) < static_cast<int>(b); });
+  if (opt.suites.empty()) opt.suites = suite_names();
+  if (opt.quick && !reps_given) opt.reps = 20;
+  if (opt.quick && !budget_given) opt.row_budget_s = 1;
+  return true;
+}
+
+}  // namespace convkit::bench

@@ -1,0 +1,43 @@
+// convkit-bench's command line: the options, their defaults, the help text
+// and the parser (which needs no device, so --help and --list work anywhere).
+#pragma once
+
+#include <convkit/types.hpp>
+
+#include <string>
+#include <vector>
+
+namespace convkit::bench {
+
+/// The algorithms a row can be, in the order a case runs them: cuDNN first so
+/// that every convkit row can show its time relative to cuDNN.
+enum class Which { Cudnn, Direct, Im2col, Toeplitz, Auto };
+
+/// "cudnn", "direct", "im2col", "toeplitz", "auto".
+const char* which_name(Which w);
+
+struct Options {
+  bool quick = false;
+  bool list = false;
+  bool help = false;
+  std::vector<std::string> suites;         ///< empty: all
+  std::vector<std::string> case_filters;   ///< substrings of case names; empty: all
+  std::vector<Which> algos;                ///< in run order
+  int reps = 50;                           ///< timed runs per row (median); --quick: 20
+  int warmup = 3;
+  int samples = 300;                       ///< output elements checked per row
+  DType dtype = DType::F32;
+  unsigned long long seed = 20240607;
+  std::string json;                        ///< empty: no JSON file
+  double workspace_gb = 4;                 ///< convkit context limit and cuDNN workspace cap
+  double toeplitz_max_gb = 4.5;            ///< skip Toeplitz matrices estimated above this
+  double row_budget_s = 5;                 ///< cap on one row's timed loop (fewer reps beyond it)
+};
+
+/// Parses argv. On a usage error returns false and sets `error`.
+bool parse_options(int argc, char** argv, Options& opt, std::string& error);
+
+/// The --help text.
+std::string help_text();
+
+}  // namespace convkit::bench

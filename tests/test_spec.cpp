@@ -214,6 +214,18 @@ TEST(SpecEquality, DifferentFieldsDiffer) {
   EXPECT_EQ(hashes.size(), specs.size()) << "hash collisions among specs differing in one field";
 }
 
+TEST(SpecEquality, UnvalidatedDimsCompareSafely) {
+  // A spec is only validated by problem(); comparing or hashing one with an
+  // out-of-range dimension count (as a cache lookup might) must stay within
+  // its 3 slots. Run under a sanitizer or _GLIBCXX_ASSERTIONS to see a slip.
+  const ConvSpec a = ConvSpec(4).stride({1, 2, 3}).dilation({2, 1, 1});
+  const ConvSpec b = ConvSpec(4).stride({1, 2, 3}).dilation({2, 1, 1});
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.hash(), b.hash());
+  EXPECT_NE(a, ConvSpec(4).stride({1, 2, 4}).dilation({2, 1, 1}));
+  EXPECT_NE(a, ConvSpec::conv3d().stride({1, 2, 3}).dilation({2, 1, 1}));
+}
+
 TEST(SpecPrinting, StrNamesEveryField) {
   const ConvSpec s = ConvSpec::conv2d()
                          .stride(2)

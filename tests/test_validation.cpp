@@ -494,7 +494,7 @@ TEST(Validation, QueriesOnValidProblems) {
 TEST(Validation, ConvTransposeRejectsBadArguments) {
   const Status bad = Status::InvalidArgument;
   const ConvSpec spec = ConvSpec::conv1d().padding(1);
-  std::vector<double> dy(16, 1.0), w(8, 1.0), dx(16, kSentinel);
+  std::vector<double> dy(16, 1.0), w(12, 1.0), dx(16, kSentinel);
   const auto dyv = TensorView<const double>::host(dy.data(), {1, 2, 8});
   const auto wv = TensorView<const double>::host(w.data(), {2, 2, 3});
   const auto dxv = TensorView<double>::host(dx.data(), {1, 2, 8});

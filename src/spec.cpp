@@ -240,9 +240,11 @@ ConvProblem ConvSpec::problem(const Shape& x, const Shape& w) const {
 Shape ConvSpec::output_shape(const Shape& x, const Shape& w) const { return problem(x, w).y_shape(); }
 
 bool ConvSpec::operator==(const ConvSpec& o) const {
+  // Specs are compared before validation too (e.g. as cache keys), so an
+  // out-of-range dims_ must not index past the 3 slots.
   auto eff = [](const std::array<std::int64_t, 3>& a, int count, int d) {
     std::array<std::int64_t, 3> r{1, 1, 1};
-    for (int i = 0; i < d; ++i) r[i] = count < 0 ? a[0] : a[i];
+    for (int i = 0; i < d && i < 3; ++i) r[i] = count < 0 ? a[0] : a[i];
     return r;
   };
   return dims_ == o.dims_ && eff(stride_, stride_count_, dims_) == eff(o.stride_, o.stride_count_, o.dims_) &&
@@ -260,7 +262,7 @@ inline void hash_mix(std::size_t& h, std::uint64_t v) {
 std::size_t ConvSpec::hash() const {
   std::size_t h = 0;
   hash_mix(h, static_cast<std::uint64_t>(dims_));
-  for (int i = 0; i < dims_; ++i) {
+  for (int i = 0; i < dims_ && i < 3; ++i) {  // dims_ is unvalidated here, as in operator==
     hash_mix(h, static_cast<std::uint64_t>(stride_count_ < 0 ? stride_[0] : stride_[i]));
     hash_mix(h, static_cast<std::uint64_t>(dilation_count_ < 0 ? dilation_[0] : dilation_[i]));
     hash_mix(h, static_cast<std::uint64_t>(padding_.lo(i)));

@@ -163,6 +163,8 @@ struct Refill {
 };
 
 // ------------------------------------------------------------ host side
+// (axis_sums, make_axis_tables and make_pattern are exported so the CPU tests
+// can check the tables the functors read.)
 
 /// Distinct-index and tap totals of one axis: S = Σ_o |Ua(o)|, T = Σ_o taps(o).
 /// Saturates at INT64_MAX instead of overflowing.
@@ -174,7 +176,7 @@ struct AxisSums {
 /// Closed-form sums for axis `slot` (0..2) of p without building any table:
 /// interior outputs (all taps inside the input) contribute k each; only the
 /// border outputs are enumerated. Cost O(border outputs · k log k).
-AxisSums axis_sums(const ConvProblem& p, int slot);
+CONVKIT_EXPORT AxisSums axis_sums(const ConvProblem& p, int slot);
 
 /// The per-axis tables of p, all three axes packed into one int64 array
 /// (`blob`) so a single copy moves them to the device.
@@ -185,11 +187,11 @@ struct AxisTables {
 };
 
 /// Builds the tables (host memory, O(Σ_a O_a·k_a)).
-AxisTables make_axis_tables(const ConvProblem& p);
+CONVKIT_EXPORT AxisTables make_axis_tables(const ConvProblem& p);
 
 /// The functors' view of p over tables whose blob lives at `base` (the host
 /// blob's data() or a device copy of it).
-Pattern make_pattern(const ConvProblem& p, const AxisTables& t, const std::int64_t* base);
+CONVKIT_EXPORT Pattern make_pattern(const ConvProblem& p, const AxisTables& t, const std::int64_t* base);
 
 /// Info of p's matrix (closed form, src/toeplitz.cpp). Throws NotSupported
 /// when `width` is I32 and the matrix does not fit 32-bit indices.

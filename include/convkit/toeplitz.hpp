@@ -23,6 +23,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace convkit {
@@ -213,6 +214,13 @@ CONVKIT_EXPORT Matrix<float> build(const ConvSpec& spec, const Shape& x, TensorV
 CONVKIT_EXPORT Matrix<double> build(const ConvSpec& spec, const Shape& x, TensorView<const double> w,
                                     const BuildOptions& opts = {});
 
+/// build() for a view of mutable weights (picks the matching dtype overload).
+template <class T>
+std::enable_if_t<!std::is_const_v<T>, Matrix<T>> build(const ConvSpec& spec, const Shape& x, TensorView<T> w,
+                                                        const BuildOptions& opts = {}) {
+  return build(spec, x, TensorView<const T>(w), opts);
+}
+
 /// Builds T on the device from device weights `w`, on ctx's stream, with the
 /// same Thrust code as build(). Asynchronous (returns once enqueued). Throws
 /// InvalidArgument, NotSupported when the matrix (plus build scratch) exceeds
@@ -222,6 +230,14 @@ CONVKIT_EXPORT DeviceMatrix<float> build_device(Context& ctx, const ConvSpec& sp
                                                 TensorView<const float> w, const BuildOptions& opts = {});
 CONVKIT_EXPORT DeviceMatrix<double> build_device(Context& ctx, const ConvSpec& spec, const Shape& x,
                                                  TensorView<const double> w, const BuildOptions& opts = {});
+
+/// build_device() for a view of mutable weights (picks the matching dtype overload).
+template <class T>
+std::enable_if_t<!std::is_const_v<T>, DeviceMatrix<T>> build_device(Context& ctx, const ConvSpec& spec,
+                                                                    const Shape& x, TensorView<T> w,
+                                                                    const BuildOptions& opts = {}) {
+  return build_device(ctx, spec, x, TensorView<const T>(w), opts);
+}
 
 }  // namespace toeplitz
 }  // namespace convkit

@@ -314,9 +314,9 @@ Info make_info(const ConvProblem& p, DType t, IndexWidth width) {
 void check_budget(const Info& info, std::size_t scratch, std::size_t budget, const std::string& budget_what) {
   const std::size_t need = add_bytes(info.total_bytes(), scratch);
   CONVKIT_EXPECTS(need <= budget, Status::NotSupported, "toeplitz: the ", info.rows, " x ", info.cols,
-                  " matrix of ", info.problem, " has ", info.nnz, " nonzeros and needs ", need, " bytes (",
-                  info.matrix_bytes, " CSR + ", info.map_bytes, " source-tap map",
-                  scratch ? msg(" + ", scratch, " build scratch") : std::string(), "), over the budget of ",
+                  " matrix of ", info.problem, " has ", info.nnz, " nonzeros and needs ", info.total_bytes(),
+                  " bytes (", info.matrix_bytes, " CSR + ", info.map_bytes, " source-tap map)",
+                  scratch ? msg(" plus ", scratch, " bytes of build scratch") : std::string(), ", over the budget of ",
                   budget, " bytes (", budget_what, ")");
 }
 

@@ -99,6 +99,14 @@ struct DenseMats {
   }
 };
 
+// Preprocessing is an optional speed-up: where cuSPARSE has none for an
+// operation / algorithm it answers NOT_SUPPORTED, and the product simply runs
+// without it. Any other failure is an error.
+void optional_preprocess(cusparseStatus_t st, const char* call) {
+  if (st != CUSPARSE_STATUS_SUCCESS && st != CUSPARSE_STATUS_NOT_SUPPORTED)
+    throw_cusparse(static_cast<int>(st), call, __FILE__, __LINE__);
+}
+
 template <class T>
 class ToeplitzPlan final : public PlanImpl {
  public:
@@ -205,7 +213,8 @@ class ToeplitzPlan final : public PlanImpl {
       CONVKIT_CUSPARSE_TRY(cusparseSpMV_bufferSize(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, &bytes));
       void* buf = buffer(op, bytes);
       if (persistent_ && !op.prepared) {
-        CONVKIT_CUSPARSE_TRY(cusparseSpMV_preprocess(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, buf));
+        optional_preprocess(cusparseSpMV_preprocess(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, buf),
+                            "cusparseSpMV_preprocess");
         op.prepared = true;
       }
       CONVKIT_CUSPARSE_TRY(cusparseSpMV(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, buf));
@@ -219,7 +228,8 @@ class ToeplitzPlan final : public PlanImpl {
       CONVKIT_CUSPARSE_TRY(cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, &bytes));
       void* buf = buffer(op, bytes);
       if (persistent_ && !op.prepared) {
-        CONVKIT_CUSPARSE_TRY(cusparseSpMM_preprocess(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, buf));
+        optional_preprocess(cusparseSpMM_preprocess(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, buf),
+                            "cusparseSpMM_preprocess");
         op.prepared = true;
       }
       CONVKIT_CUSPARSE_TRY(cusparseSpMM(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, buf));

@@ -99,8 +99,10 @@ inline constexpr std::int64_t kDenseLimit = std::int64_t(1) << 24;
 template <class T>
 class CONVKIT_EXPORT Matrix {
  public:
+  /// An empty 0 x 0 matrix.
   Matrix();
   ~Matrix();
+  /// Move-only (the arrays can be large).
   Matrix(Matrix&&) noexcept;
   Matrix& operator=(Matrix&&) noexcept;
   Matrix(const Matrix&) = delete;
@@ -108,12 +110,17 @@ class CONVKIT_EXPORT Matrix {
 
   /// Sizes and bytes (problem is default-constructed for a matrix read from a file).
   const Info& info() const;
+  /// K·ΠO (one row per output element of one image).
   std::int64_t rows() const;
+  /// C·ΠD (one column per input element of one image).
   std::int64_t cols() const;
+  /// Stored nonzeros.
   std::int64_t nnz() const;
+  /// nnz / (rows · cols).
   double density() const;
   /// Bytes of values + column indices + row offsets (Info::matrix_bytes).
   std::size_t bytes() const;
+  /// I32 or I64: the width of the index arrays.
   IndexWidth index_width() const;
 
   /// The CSR arrays. Exactly one of the *_i32 / *_i64 pairs is non-null,
@@ -125,8 +132,11 @@ class CONVKIT_EXPORT Matrix {
   const std::int64_t* col_ind_i64() const;
   /// Width-independent access: row r holds entries [row_begin(r), row_end(r)).
   std::int64_t row_begin(std::int64_t r) const;
+  /// End of row r's entries (row_begin(r + 1)).
   std::int64_t row_end(std::int64_t r) const;
+  /// Column of entry j (0-based).
   std::int64_t col(std::int64_t j) const;
+  /// Value of entry j.
   T value(std::int64_t j) const;
 
   /// Whether the matrix carries its source-tap map (built, not read from a file).
@@ -155,6 +165,7 @@ class CONVKIT_EXPORT Matrix {
   /// any order; duplicates are summed). Throws InvalidArgument on a malformed
   /// or unsupported file. The result has no source-tap map.
   static Matrix read_matrix_market(std::istream& is);
+  /// As above from a file; throws InvalidArgument when it cannot be opened.
   static Matrix read_matrix_market(const std::string& path);
 
   /// Internal: wraps storage made by the library (users get matrices from
@@ -171,16 +182,23 @@ class CONVKIT_EXPORT Matrix {
 template <class T>
 class CONVKIT_EXPORT DeviceMatrix {
  public:
+  /// An empty handle (every accessor throws InvalidArgument until assigned).
   DeviceMatrix();
+  /// Frees the device arrays stream-ordered on the context's stream (no sync).
   ~DeviceMatrix();
+  /// Move-only.
   DeviceMatrix(DeviceMatrix&&) noexcept;
   DeviceMatrix& operator=(DeviceMatrix&&) noexcept;
   DeviceMatrix(const DeviceMatrix&) = delete;
   DeviceMatrix& operator=(const DeviceMatrix&) = delete;
 
+  /// Sizes and bytes, as toeplitz::info() computes them.
   const Info& info() const;
+  /// K·ΠO.
   std::int64_t rows() const { return info().rows; }
+  /// C·ΠD.
   std::int64_t cols() const { return info().cols; }
+  /// Stored nonzeros.
   std::int64_t nnz() const { return info().nnz; }
   /// Bytes of values + column indices + row offsets (Info::matrix_bytes).
   std::size_t bytes() const { return info().matrix_bytes; }

@@ -10,5 +10,6 @@
 #include <convkit/reference.hpp>
 #include <convkit/spec.hpp>
 #include <convkit/tensor.hpp>
+#include <convkit/toeplitz.hpp>
 #include <convkit/types.hpp>
 #include <convkit/version.hpp>

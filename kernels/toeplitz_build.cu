@@ -1,0 +1,151 @@
+// The Toeplitz build and refill drivers: one Thrust sequence over the
+// functors of toeplitz.cuh, instantiated for the thrust::host policy (the
+// host build that the CPU tests and toeplitz::build use) and for
+// thrust::cuda::par_nosync on the context's stream (the device build and
+// set_weights). Also the bias broadcast the sparse path starts each product
+// from. Instantiations: {float, double} × {int32, int64} per entry point.
+//
+// The device policy is par_nosync with a stream-ordered allocator, so no step
+// synchronises the stream or the device (plain thrust::cuda::par would
+// synchronise after each algorithm and cudaMalloc its temporaries).
+#include "toeplitz.cuh"
+
+#include "check.hpp"
+
+#include <thrust/execution_policy.h>
+#include <thrust/fill.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/scan.h>
+#include <thrust/system_error.h>
+#include <thrust/system/cuda/execution_policy.h>
+#include <thrust/transform.h>
+
+#include <cstdint>
+#include <new>
+
+namespace convkit::detail::toeplitz {
+namespace {
+
+// Thrust reports device failures as exceptions of its own; callers of convkit
+// catch convkit::Error only.
+template <class F>
+void translating_thrust_errors(const char* what, F&& f) {
+  try {
+    f();
+  } catch (const thrust::system_error& e) {
+    throw Error(Status::CudaError, msg(what, ": ", e.what()));
+  } catch (const std::bad_alloc&) {
+    throw Error(Status::OutOfMemory, msg(what, ": out of memory for temporary storage"));
+  }
+}
+
+// Thrust temporary storage (the scans' scratch) from the stream-ordered pool.
+struct StreamAllocator {
+  using value_type = char;
+  cudaStream_t stream;
+
+  char* allocate(std::ptrdiff_t bytes) {
+    void* p = nullptr;
+    CONVKIT_CUDA_TRY(cudaMallocAsync(&p, static_cast<std::size_t>(bytes), stream));
+    return static_cast<char*>(p);
+  }
+  void deallocate(char* p, std::size_t) noexcept { cudaFreeAsync(p, stream); }
+};
+
+// The one build sequence, for any policy:
+//   row_ptr = [0, inclusive_scan(row nnz)]; (multi-tap only) row_tap_ptr
+//   likewise and tap_ptr[nnz] = total taps; RowFill per row; Refill per
+//   nonzero when weights are given.
+template <class Policy, class T, class I>
+void build_with(Policy&& pol, const Pattern& pat, const CsrRef<T, I>& m, const T* w, I* row_tap_scratch) {
+  const I rows = static_cast<I>(m.rows);
+  thrust::counting_iterator<I> first(0), last(rows);
+  thrust::fill(pol, m.row_ptr, m.row_ptr + 1, I(0));
+  thrust::transform(pol, first, last, m.row_ptr + 1, RowNnz<I>{pat});
+  thrust::inclusive_scan(pol, m.row_ptr + 1, m.row_ptr + m.rows + 1, m.row_ptr + 1);
+  if (!pat.single) {
+    thrust::fill(pol, row_tap_scratch, row_tap_scratch + 1, I(0));
+    thrust::transform(pol, first, last, row_tap_scratch + 1, RowTaps<I>{pat});
+    thrust::inclusive_scan(pol, row_tap_scratch + 1, row_tap_scratch + m.rows + 1, row_tap_scratch + 1);
+    thrust::fill(pol, m.tap_ptr + m.nnz, m.tap_ptr + m.nnz + 1, static_cast<I>(m.n_taps));
+  }
+  thrust::for_each(pol, first, last,
+                   RowFill<I>{pat, m.row_ptr, pat.single ? nullptr : row_tap_scratch, m.cols,
+                              pat.single ? nullptr : m.tap_ptr, m.taps});
+  if (w) {
+    thrust::counting_iterator<I> j0(0), j1(static_cast<I>(m.nnz));
+    thrust::for_each(pol, j0, j1, Refill<T, I>{pat.single ? nullptr : m.tap_ptr, m.taps, w, m.values});
+  }
+}
+
+template <class Policy, class T, class I>
+void refill_with(Policy&& pol, const CsrRef<T, I>& m, const T* w) {
+  thrust::counting_iterator<I> j0(0), j1(static_cast<I>(m.nnz));
+  thrust::for_each(pol, j0, j1, Refill<T, I>{m.tap_ptr, m.taps, w, m.values});
+}
+
+template <class T>
+__global__ void broadcast_bias_kernel(T* y, const T* b, std::int64_t total, std::int64_t K, std::int64_t Q) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step)
+    y[i] = b[(i / Q) % K];
+}
+
+}  // namespace
+
+template <class T, class I>
+void build_host(const Pattern& pat, const CsrRef<T, I>& m, const T* w, I* row_tap_scratch) {
+  build_with(thrust::host, pat, m, w, row_tap_scratch);
+}
+
+template <class T, class I>
+void build_device(cudaStream_t stream, const Pattern& pat, const CsrRef<T, I>& m, const T* w, I* row_tap_scratch) {
+  StreamAllocator alloc{stream};
+  translating_thrust_errors("toeplitz device build", [&] {
+    build_with(thrust::cuda::par_nosync(alloc).on(stream), pat, m, w, row_tap_scratch);
+  });
+  CONVKIT_CHECK_LAUNCH();
+}
+
+template <class T, class I>
+void refill_host(const CsrRef<T, I>& m, const T* w) {
+  refill_with(thrust::host, m, w);
+}
+
+template <class T, class I>
+void refill_device(cudaStream_t stream, const CsrRef<T, I>& m, const T* w) {
+  StreamAllocator alloc{stream};
+  translating_thrust_errors("toeplitz refill", [&] { refill_with(thrust::cuda::par_nosync(alloc).on(stream), m, w); });
+  CONVKIT_CHECK_LAUNCH();
+}
+
+template <class T>
+void broadcast_bias_device(cudaStream_t stream, T* y, const T* b, std::int64_t N, std::int64_t K, std::int64_t Q) {
+  const std::int64_t total = N * K * Q;
+  if (total == 0) return;
+  constexpr int kThreads = 256;
+  // Grid-stride: cap the grid, the loop covers the rest.
+  const std::int64_t blocks = (total + kThreads - 1) / kThreads;
+  const unsigned grid = static_cast<unsigned>(blocks < 65535 * 4 ? blocks : 65535 * 4);
+  broadcast_bias_kernel<T><<<grid, kThreads, 0, stream>>>(y, b, total, K, Q);
+  CONVKIT_CHECK_LAUNCH();
+}
+
+#define CONVKIT_TOEPLITZ_INSTANTIATE(T, I)                                                                  \
+  template void build_host<T, I>(const Pattern&, const CsrRef<T, I>&, const T*, I*);                       \
+  template void build_device<T, I>(cudaStream_t, const Pattern&, const CsrRef<T, I>&, const T*, I*);       \
+  template void refill_host<T, I>(const CsrRef<T, I>&, const T*);                                          \
+  template void refill_device<T, I>(cudaStream_t, const CsrRef<T, I>&, const T*);
+CONVKIT_TOEPLITZ_INSTANTIATE(float, std::int32_t)
+CONVKIT_TOEPLITZ_INSTANTIATE(float, std::int64_t)
+CONVKIT_TOEPLITZ_INSTANTIATE(double, std::int32_t)
+CONVKIT_TOEPLITZ_INSTANTIATE(double, std::int64_t)
+#undef CONVKIT_TOEPLITZ_INSTANTIATE
+
+template void broadcast_bias_device<float>(cudaStream_t, float*, const float*, std::int64_t, std::int64_t,
+                                           std::int64_t);
+template void broadcast_bias_device<double>(cudaStream_t, double*, const double*, std::int64_t, std::int64_t,
+                                            std::int64_t);
+
+}  // namespace convkit::detail::toeplitz

@@ -1,0 +1,405 @@
+// CPU tests of the explicit Toeplitz matrix (include/convkit/toeplitz.hpp):
+// the host build -- the same Thrust functors the device build runs, here
+// under the host policy -- checked row by row against an independent
+// enumeration of the reference's own index arithmetic, its products against
+// reference::conv / conv_transpose over the problem table (small integers,
+// exact), the closed-form sizes, value refills, index widths, Matrix Market
+// round trips, the dense view, and the memory-budget refusals.
+#include "harness.hpp"
+
+#include "indexing.cuh"
+#include "toeplitz.cuh"
+
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace convkit::test {
+namespace {
+
+using toeplitz::IndexWidth;
+
+template <class T>
+HostTensor<T> image(const HostTensor<T>& t, std::int64_t n) {
+  Shape s = t.shape();
+  s[0] = 1;
+  HostTensor<T> r(s);
+  const std::int64_t per = r.numel();
+  for (std::int64_t i = 0; i < per; ++i) r[i] = t[n * per + i];
+  return r;
+}
+
+// Row r of T, built independently from the reference's index helpers: every
+// (input channel, tap) the output reads, folded duplicates summed in double.
+std::map<std::int64_t, double> expected_row(const ConvProblem& p, const double* w, std::int64_t r) {
+  std::map<std::int64_t, double> row;
+  const std::int64_t Q = p.out_spatial(), k = r / Q, q = r % Q;
+  const std::int64_t o0 = q / (p.out[1] * p.out[2]), o1 = (q / p.out[2]) % p.out[1], o2 = q % p.out[2];
+  const std::int64_t g = k / p.Kg();
+  for (std::int64_t c = 0; c < p.Cg(); ++c)
+    for (std::int64_t i0 = 0; i0 < p.ker[0]; ++i0)
+      for (std::int64_t i1 = 0; i1 < p.ker[1]; ++i1)
+        for (std::int64_t i2 = 0; i2 < p.ker[2]; ++i2) {
+          const std::int64_t s = detail::source_offset(p, o0, o1, o2, i0, i1, i2);
+          if (s < 0) continue;
+          row[(g * p.Cg() + c) * p.in_spatial() + s] +=
+              w[(k * p.Cg() + c) * p.ker_spatial() + detail::weight_offset(p, i0, i1, i2)];
+        }
+  return row;
+}
+
+// Structure and values of every row against expected_row; also that the row's
+// column indices are strictly ascending (sorted and unique, as CSR requires).
+template <class T>
+::testing::AssertionResult rows_match(const toeplitz::Matrix<T>& m, const ConvProblem& p, const HostTensor<T>& w) {
+  std::vector<double> wd(static_cast<std::size_t>(w.numel()));
+  for (std::int64_t i = 0; i < w.numel(); ++i) wd[static_cast<std::size_t>(i)] = double(w[i]);
+  std::int64_t nnz = 0;
+  for (std::int64_t r = 0; r < m.rows(); ++r) {
+    const auto want = expected_row(p, wd.data(), r);
+    if (m.row_end(r) - m.row_begin(r) != static_cast<std::int64_t>(want.size()))
+      return ::testing::AssertionFailure() << "row " << r << " has " << m.row_end(r) - m.row_begin(r)
+                                           << " entries, expected " << want.size();
+    auto it = want.begin();
+    for (std::int64_t j = m.row_begin(r); j < m.row_end(r); ++j, ++it) {
+      if (j > m.row_begin(r) && m.col(j) <= m.col(j - 1))
+        return ::testing::AssertionFailure() << "row " << r << ": columns not strictly ascending at entry " << j;
+      if (m.col(j) != it->first || double(m.value(j)) != it->second)
+        return ::testing::AssertionFailure() << "row " << r << " entry " << j << ": (" << m.col(j) << ", "
+                                             << double(m.value(j)) << "), expected (" << it->first << ", "
+                                             << it->second << ")";
+    }
+    nnz += static_cast<std::int64_t>(want.size());
+  }
+  if (nnz != m.nnz()) return ::testing::AssertionFailure() << "nnz " << m.nnz() << ", rows hold " << nnz;
+  return ::testing::AssertionSuccess();
+}
+
+template <class T>
+void check_case(const ConvCase& c, std::uint64_t seed) {
+  SCOPED_TRACE(c.name + " seed " + std::to_string(seed) + " " + dtype_name(dtype_v<T>));
+  const ConvProblem p = c.spec.problem(c.x, c.w);
+  HostTensor<T> x = random_ints<T>(c.x, seed), w = random_ints<T>(c.w, seed + 1);
+  HostTensor<T> b = random_ints<T>(Shape{p.K}, seed + 2);
+  const toeplitz::Matrix<T> m = toeplitz::build(c.spec, c.x, w.view());
+
+  // Sizes: closed form == what was built == the independent enumeration.
+  const toeplitz::Info in = toeplitz::info(c.spec, c.x, c.w, dtype_v<T>);
+  EXPECT_EQ(m.rows(), p.K * p.out_spatial());
+  EXPECT_EQ(m.cols(), p.C * p.in_spatial());
+  EXPECT_EQ(m.nnz(), in.nnz);
+  EXPECT_EQ(m.bytes(), in.matrix_bytes);
+  EXPECT_EQ(in.matrix_bytes, in.value_bytes + in.col_bytes + in.row_ptr_bytes);
+  EXPECT_TRUE(rows_match(m, p, w));
+
+  // y = T·x (+ bias) per image == the reference.
+  const Expected<T> e = expected_output(c.spec, x, w, c.spec.has_bias() ? &b : nullptr);
+  HostTensor<T> y(p.y_shape());
+  const std::int64_t rows = m.rows(), cols = m.cols();
+  for (std::int64_t n = 0; n < p.N; ++n) {
+    m.multiply(x.data() + n * cols, y.data() + n * rows);
+    if (c.spec.has_bias())
+      for (std::int64_t r = 0; r < rows; ++r) y[n * rows + r] += b[r / p.out_spatial()];
+  }
+  EXPECT_TRUE(compare(y, e.y, nullptr, 0.0));
+
+  // Tᵀ·dy == reference::conv_transpose, and <T·x, dy> == <x, Tᵀ·dy>.
+  ConvSpec nobias = c.spec;
+  nobias.bias(false);
+  HostTensor<T> dy = random_ints<T>(p.y_shape(), seed + 3), dx(p.x_shape()), dx_ref(p.x_shape());
+  for (std::int64_t n = 0; n < p.N; ++n) m.multiply_transpose(dy.data() + n * rows, dx.data() + n * cols);
+  reference::conv_transpose(nobias, dy.view(), w.view(), dx_ref.view());
+  EXPECT_TRUE(compare(dx, dx_ref, nullptr, 0.0));
+  double lhs = 0, rhs = 0;
+  for (std::int64_t n = 0; n < p.N; ++n) {
+    HostTensor<T> tx(Shape{rows});
+    m.multiply(x.data() + n * cols, tx.data());
+    for (std::int64_t r = 0; r < rows; ++r) lhs += double(tx[r]) * double(dy[n * rows + r]);
+  }
+  for (std::int64_t i = 0; i < x.numel(); ++i) rhs += double(x[i]) * double(dx[i]);
+  EXPECT_EQ(lhs, rhs);
+
+  // Refilled from new weights == a fresh build with them, pattern untouched.
+  HostTensor<T> w2 = random_ints<T>(c.w, seed + 4);
+  toeplitz::Matrix<T> refilled = toeplitz::build(c.spec, c.x, w.view());
+  refilled.refill(w2.view());
+  const toeplitz::Matrix<T> fresh = toeplitz::build(c.spec, c.x, w2.view());
+  ASSERT_EQ(refilled.nnz(), fresh.nnz());
+  for (std::int64_t r = 0; r <= refilled.rows(); ++r) ASSERT_EQ(refilled.row_begin(r), fresh.row_begin(r));
+  for (std::int64_t j = 0; j < fresh.nnz(); ++j) {
+    ASSERT_EQ(refilled.col(j), fresh.col(j));
+    ASSERT_EQ(refilled.value(j), fresh.value(j)) << "nonzero " << j;
+  }
+}
+
+TEST(Toeplitz, HostBuildMatchesReferenceOverProblemTableF32) {
+  std::uint64_t seed = 1000;
+  for (const ConvCase& c : problem_table()) check_case<float>(c, seed += 10);
+}
+
+TEST(Toeplitz, HostBuildMatchesReferenceOverProblemTableF64) {
+  std::uint64_t seed = 2000;
+  for (const ConvCase& c : problem_table()) check_case<double>(c, seed += 10);
+}
+
+TEST(Toeplitz, ClassicSignalOfFiveKernelOfThree) {
+  const float w[] = {1, 2, 3};
+  auto m = toeplitz::build(ConvSpec::conv1d(), {1, 1, 5}, TensorView<const float>::host(w, {1, 1, 3}));
+  const std::vector<float> want = {1, 2, 3, 0, 0,  //
+                                   0, 1, 2, 3, 0,  //
+                                   0, 0, 1, 2, 3};
+  EXPECT_EQ(m.to_dense(), want);
+  EXPECT_EQ(m.rows(), 3);
+  EXPECT_EQ(m.cols(), 5);
+  EXPECT_EQ(m.nnz(), 9);
+  EXPECT_DOUBLE_EQ(m.density(), 0.6);
+  EXPECT_EQ(m.index_width(), IndexWidth::I32);
+  EXPECT_EQ(m.bytes(), 9u * 4 + 9u * 4 + 4u * 4);
+  // True convolution flips the kernel.
+  auto f = toeplitz::build(ConvSpec::conv1d().mode(Mode::Convolution), {1, 1, 5},
+                           TensorView<const float>::host(w, {1, 1, 3}));
+  const std::vector<float> flipped = {3, 2, 1, 0, 0, 0, 3, 2, 1, 0, 0, 0, 3, 2, 1};
+  EXPECT_EQ(f.to_dense(), flipped);
+}
+
+TEST(Toeplitz, ReflectFoldsAndSumsDuplicateTaps) {
+  // Row 0 reads positions -1, 0, 1 -> reflected 1, 0, 1: taps 0 and 2 share column 1.
+  const float w[] = {1, 2, 4};
+  auto m = toeplitz::build(ConvSpec::conv1d().padding(1).boundary(Boundary::Reflect), {1, 1, 4},
+                           TensorView<const float>::host(w, {1, 1, 3}));
+  const std::vector<float> want = {2, 5, 0, 0,  //
+                                   1, 2, 4, 0,  //
+                                   0, 1, 2, 4,  //
+                                   0, 0, 5, 2};
+  EXPECT_EQ(m.to_dense(), want);
+  EXPECT_FALSE(m.info().single_tap);
+  EXPECT_EQ(m.info().taps, 12);
+  EXPECT_EQ(m.nnz(), 10);
+  EXPECT_EQ(m.source_taps(1), (std::vector<std::int64_t>{0, 2}));
+  EXPECT_EQ(m.source_taps(0), (std::vector<std::int64_t>{1}));
+}
+
+TEST(Toeplitz, ReplicateFoldsOntoTheEdge) {
+  const double w[] = {1, 10, 100};
+  auto m = toeplitz::build(ConvSpec::conv1d().padding(2).boundary(Boundary::Replicate), {1, 1, 3},
+                           TensorView<const double>::host(w, {1, 1, 3}));
+  // Output 0 reads positions -2, -1, 0: all the left edge.
+  const std::vector<double> d = m.to_dense();
+  ASSERT_EQ(m.rows(), 5);
+  EXPECT_EQ(d[0], 111.0);
+  EXPECT_EQ(d[1], 0.0);
+  EXPECT_EQ(m.row_end(0) - m.row_begin(0), 1);
+}
+
+TEST(Toeplitz, CircularIsDoublyBlockCirculant) {
+  const ConvSpec spec = ConvSpec::conv2d().padding(Padding::same()).boundary(Boundary::Circular);
+  const Shape xs{1, 1, 5, 6}, ws{1, 1, 3, 4};
+  HostTensor<float> w = random_ints<float>(ws, 7);
+  auto m = toeplitz::build(spec, xs, w.view());
+  const std::vector<float> d = m.to_dense();
+  const std::int64_t H = 5, W = 6, n = H * W;
+  auto at = [&](std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1) {
+    return d[static_cast<std::size_t>((r0 * W + r1) * n + c0 * W + c1)];
+  };
+  for (std::int64_t r0 = 0; r0 < H; ++r0)
+    for (std::int64_t r1 = 0; r1 < W; ++r1)
+      for (std::int64_t c0 = 0; c0 < H; ++c0)
+        for (std::int64_t c1 = 0; c1 < W; ++c1) {
+          ASSERT_EQ(at(r0, r1, c0, c1), at((r0 + 1) % H, r1, (c0 + 1) % H, c1));
+          ASSERT_EQ(at(r0, r1, c0, c1), at(r0, (r1 + 1) % W, c0, (c1 + 1) % W));
+        }
+}
+
+TEST(Toeplitz, AxisTablesGroupFoldedTaps) {
+  const ConvProblem p = ConvSpec::conv1d().padding(1).boundary(Boundary::Reflect).problem({1, 1, 4}, {1, 1, 3});
+  const auto t = detail::toeplitz::make_axis_tables(p);
+  const auto pat = detail::toeplitz::make_pattern(p, t, t.blob.data());
+  EXPECT_FALSE(pat.single);
+  // Axis slot 2 (the signal), output 0: inputs {0, 1}; input 1 read by taps {0, 2}.
+  ASSERT_EQ(pat.u_ptr[2][1] - pat.u_ptr[2][0], 2);
+  EXPECT_EQ(pat.u[2][0], 0);
+  EXPECT_EQ(pat.u[2][1], 1);
+  EXPECT_EQ(pat.t_ptr[2][2] - pat.t_ptr[2][1], 2);
+  EXPECT_EQ(detail::toeplitz::row_nnz(pat, 0), 2);
+  EXPECT_EQ(detail::toeplitz::row_taps(pat, 0), 3);
+  const auto sums = detail::toeplitz::axis_sums(p, 2);
+  EXPECT_EQ(sums.entries, 10);
+  EXPECT_EQ(sums.taps, 12);
+}
+
+TEST(Toeplitz, Forced64BitIndicesGiveTheSameMatrix) {
+  for (const ConvCase& c : problem_table()) {
+    if (c.name != "2d_reflect_conv" && c.name != "3d_stride_dil_groups" && c.name != "1d_replicate_bias") continue;
+    SCOPED_TRACE(c.name);
+    HostTensor<double> w = random_ints<double>(c.w, 31);
+    toeplitz::BuildOptions o64;
+    o64.index_width = IndexWidth::I64;
+    auto a = toeplitz::build(c.spec, c.x, w.view());
+    auto b = toeplitz::build(c.spec, c.x, w.view(), o64);
+    ASSERT_EQ(a.index_width(), IndexWidth::I32);
+    ASSERT_EQ(b.index_width(), IndexWidth::I64);
+    EXPECT_NE(b.row_ptr_i64(), nullptr);
+    EXPECT_EQ(b.row_ptr_i32(), nullptr);
+    ASSERT_EQ(a.nnz(), b.nnz());
+    EXPECT_EQ(b.bytes(), a.nnz() * (8 + 8) + (a.rows() + 1) * 8);
+    for (std::int64_t r = 0; r <= a.rows(); ++r) ASSERT_EQ(a.row_begin(r), b.row_begin(r));
+    for (std::int64_t j = 0; j < a.nnz(); ++j) {
+      ASSERT_EQ(a.col(j), b.col(j));
+      ASSERT_EQ(a.value(j), b.value(j));
+      ASSERT_EQ(a.source_taps(j), b.source_taps(j));
+    }
+  }
+}
+
+TEST(Toeplitz, DimensionPast2To31SelectsInt64) {
+  // 3·2^30 input samples (never allocated: the host build needs w only), a
+  // stride so large that T has 12 rows: the column count alone forces int64.
+  const std::int64_t D = std::int64_t(3) << 30, s = std::int64_t(1) << 28;
+  const ConvSpec spec = ConvSpec::conv1d().stride(s);
+  const float w[] = {1, 2, 3};
+  const toeplitz::Info in = toeplitz::info(spec, {1, 1, D}, {1, 1, 3}, DType::F32);
+  EXPECT_EQ(in.index_width, IndexWidth::I64);
+  EXPECT_EQ(in.rows, 12);
+  EXPECT_EQ(in.nnz, 36);
+  auto m = toeplitz::build(spec, {1, 1, D}, TensorView<const float>::host(w, {1, 1, 3}));
+  ASSERT_EQ(m.index_width(), IndexWidth::I64);
+  EXPECT_EQ(m.cols(), D);
+  EXPECT_EQ(m.col(m.row_begin(11) + 2), 11 * s + 2);
+  EXPECT_EQ(m.value(m.row_begin(11) + 2), 3.f);
+  toeplitz::BuildOptions o32;
+  o32.index_width = IndexWidth::I32;
+  try {
+    toeplitz::build(spec, {1, 1, D}, TensorView<const float>::host(w, {1, 1, 3}), o32);
+    ADD_FAILURE() << "int32 was accepted for " << D << " columns";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::NotSupported);
+  }
+}
+
+TEST(Toeplitz, MatrixMarketRoundTrip) {
+  const ConvSpec spec = ConvSpec::conv2d().padding(2).boundary(Boundary::Reflect).mode(Mode::Convolution);
+  HostTensor<float> w = random_floats<float>({2, 2, 5, 3}, 41);
+  auto m = toeplitz::build(spec, {2, 2, 7, 6}, w.view());
+  std::stringstream ss;
+  m.write_matrix_market(ss);
+  const std::string text = ss.str();
+  EXPECT_EQ(text.rfind("%%MatrixMarket matrix coordinate real general\n", 0), 0u);
+  auto back = toeplitz::Matrix<float>::read_matrix_market(ss);
+  ASSERT_EQ(back.rows(), m.rows());
+  ASSERT_EQ(back.cols(), m.cols());
+  ASSERT_EQ(back.nnz(), m.nnz());
+  EXPECT_FALSE(back.has_source_map());
+  for (std::int64_t r = 0; r <= m.rows(); ++r) ASSERT_EQ(back.row_begin(r), m.row_begin(r));
+  for (std::int64_t j = 0; j < m.nnz(); ++j) {
+    ASSERT_EQ(back.col(j), m.col(j));
+    ASSERT_EQ(back.value(j), m.value(j)) << "value " << j << " did not round-trip";
+  }
+  // Through a file too, and in double.
+  HostTensor<double> wd = random_floats<double>({3, 1, 4}, 43);
+  auto md = toeplitz::build(ConvSpec::conv1d().padding(Padding::full()), {1, 1, 9}, wd.view());
+  const std::string path = ::testing::TempDir() + "convkit_toeplitz_roundtrip.mtx";
+  md.write_matrix_market(path);
+  auto bd = toeplitz::Matrix<double>::read_matrix_market(path);
+  std::remove(path.c_str());
+  ASSERT_EQ(bd.nnz(), md.nnz());
+  EXPECT_EQ(bd.to_dense(), md.to_dense());
+  try {
+    back.refill(w.view());
+    ADD_FAILURE() << "refill without a source map was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::NotSupported);
+  }
+}
+
+TEST(Toeplitz, MatrixMarketReaderSumsDuplicatesAndRejectsBadInput) {
+  std::istringstream ok(
+      "%%MatrixMarket matrix coordinate integer general\n% a comment\n\n2 3 3\n2 3 4\n1 1 1\n2 3 5\n");
+  auto m = toeplitz::Matrix<double>::read_matrix_market(ok);
+  EXPECT_EQ(m.nnz(), 2);
+  EXPECT_EQ(m.to_dense(), (std::vector<double>{1, 0, 0, 0, 0, 9}));
+  for (const char* bad : {"%%MatrixMarket matrix array real general\n1 1\n1\n",
+                          "%%MatrixMarket matrix coordinate real symmetric\n1 1 1\n1 1 1\n",
+                          "%%MatrixMarket matrix coordinate real general\n2 2 1\n3 1 1\n",
+                          "%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1\n", "not a matrix\n"}) {
+    std::istringstream is(bad);
+    try {
+      toeplitz::Matrix<double>::read_matrix_market(is);
+      ADD_FAILURE() << "accepted: " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), Status::InvalidArgument) << bad;
+    }
+  }
+}
+
+TEST(Toeplitz, ToDenseRefusesLargeMatrices) {
+  const float w[] = {1, 2, 3};
+  auto m = toeplitz::build(ConvSpec::conv1d(), {1, 1, 5000}, TensorView<const float>::host(w, {1, 1, 3}));
+  try {
+    m.to_dense(1000);
+    ADD_FAILURE() << "to_dense accepted " << m.rows() * m.cols() << " elements with a limit of 1000";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::NotSupported);
+    EXPECT_NE(std::string(e.what()).find("4998 x 5000"), std::string::npos) << e.what();
+  }
+  // 25M elements is over the default limit (kDenseLimit = 2^24) too.
+  EXPECT_THROW(m.to_dense(), Error);
+}
+
+TEST(Toeplitz, BuildOverBudgetIsRefusedWithTheBytes) {
+  const ConvSpec spec = ConvSpec::conv2d().padding(1);
+  HostTensor<float> w = random_ints<float>({4, 3, 3, 3}, 5);
+  const toeplitz::Info in = toeplitz::info(spec, {1, 3, 16, 16}, w.shape(), DType::F32);
+  toeplitz::BuildOptions o;
+  o.max_bytes = in.total_bytes() - 1;
+  try {
+    toeplitz::build(spec, {1, 3, 16, 16}, w.view(), o);
+    ADD_FAILURE() << "over-budget build accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::NotSupported);
+    EXPECT_NE(std::string(e.what()).find(std::to_string(in.total_bytes()) + " bytes"), std::string::npos)
+        << e.what();
+  }
+  o.max_bytes = in.total_bytes();
+  EXPECT_EQ(toeplitz::build(spec, {1, 3, 16, 16}, w.view(), o).nnz(), in.nnz);
+}
+
+TEST(Toeplitz, SupportsRefusesMatricesThatCannotFit) {
+  // A VGG-style layer on 224x224 images: ~1.2e11 nonzeros, about a terabyte.
+  const ConvSpec spec = ConvSpec::conv2d().padding(1);
+  const Shape x{32, 512, 224, 224}, w{512, 512, 3, 3};
+  const Support s = supports(spec, x, w, DType::F32, Algorithm::SparseToeplitz);
+  EXPECT_FALSE(s.ok);
+  const toeplitz::Info in = toeplitz::info(spec, x, w, DType::F32);
+  EXPECT_EQ(in.index_width, IndexWidth::I64);
+  EXPECT_NE(s.reason.find(std::to_string(in.total_bytes()) + " bytes"), std::string::npos) << s.reason;
+
+  const Support small = supports(ConvSpec::conv1d(), {1, 1, 5}, {1, 1, 3}, DType::F32, Algorithm::SparseToeplitz);
+  EXPECT_TRUE(small.ok) << small.reason;
+  EXPECT_EQ(small.variant, "toeplitz/spmv");
+  const Support batch = supports(ConvSpec::conv1d(), {4, 1, 5}, {1, 1, 3}, DType::F64, Algorithm::SparseToeplitz);
+  EXPECT_EQ(batch.variant, "toeplitz/spmm");
+  EXPECT_EQ(workspace_bytes(ConvSpec::conv1d(), {4, 1, 5}, {1, 1, 3}, DType::F64, Algorithm::SparseToeplitz),
+            toeplitz::info(ConvSpec::conv1d(), {4, 1, 5}, {1, 1, 3}, DType::F64).total_bytes());
+}
+
+TEST(Toeplitz, RejectsBadWeightViews) {
+  const float w[] = {1, 2, 3};
+  try {
+    toeplitz::build(ConvSpec::conv1d(), {1, 1, 5}, TensorView<const float>::device(w, {1, 1, 3}));
+    ADD_FAILURE() << "device view accepted by the host build";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::InvalidArgument);
+  }
+  auto m = toeplitz::build(ConvSpec::conv1d(), {1, 1, 5}, TensorView<const float>::host(w, {1, 1, 3}));
+  const float w4[] = {1, 2, 3, 4};
+  try {
+    m.refill(TensorView<const float>::host(w4, {1, 1, 4}));
+    ADD_FAILURE() << "refill with another weight shape accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::InvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace convkit::test

@@ -1,0 +1,238 @@
+// GPU tests of the sparse Toeplitz path: the device build against the host
+// build (same Thrust functors, device policy), Algorithm::SparseToeplitz
+// (one-shot conv and ConvPlan, SpMV for N = 1 and SpMM for N > 1) against the
+// reference over the problem table -- small integers exact, random floats
+// within the harness tolerance, outputs NaN-poisoned first and checked to be
+// fully written, on a caller's stream -- set_weights refills, run_transpose
+// against reference::conv_transpose, and the budget refusal. Every test skips
+// itself without a CUDA device.
+#include "harness.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace convkit::test {
+namespace {
+
+using toeplitz::IndexWidth;
+
+// A caller-owned non-blocking stream, destroyed after everything using it.
+struct UserStream {
+  cudaStream_t s = nullptr;
+  UserStream() { EXPECT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess); }
+  ~UserStream() {
+    cudaStreamSynchronize(s);
+    cudaStreamDestroy(s);
+  }
+};
+
+// Fills a device tensor with NaN bytes (0xFF...), on the context's stream.
+template <class T>
+void poison(Context& ctx, DeviceTensor<T>& t) {
+  if (t.bytes()) ASSERT_EQ(cudaMemsetAsync(t.data(), 0xFF, t.bytes(), ctx.stream()), cudaSuccess);
+}
+
+template <class T>
+::testing::AssertionResult same_matrix(const toeplitz::Matrix<T>& a, const toeplitz::Matrix<T>& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols() || a.nnz() != b.nnz() || a.index_width() != b.index_width())
+    return ::testing::AssertionFailure() << a.info().str() << " vs " << b.info().str();
+  for (std::int64_t r = 0; r <= a.rows(); ++r)
+    if (a.row_begin(r) != b.row_begin(r)) return ::testing::AssertionFailure() << "row offset " << r << " differs";
+  for (std::int64_t j = 0; j < a.nnz(); ++j) {
+    if (a.col(j) != b.col(j) || a.value(j) != b.value(j))
+      return ::testing::AssertionFailure() << "nonzero " << j << ": (" << a.col(j) << ", " << a.value(j)
+                                           << ") vs (" << b.col(j) << ", " << b.value(j) << ")";
+    if (a.source_taps(j) != b.source_taps(j))
+      return ::testing::AssertionFailure() << "source taps of nonzero " << j << " differ";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(ToeplitzGpu, DeviceBuildEqualsHostBuild) {
+  CONVKIT_REQUIRE_GPU();
+  UserStream us;
+  Context ctx(us.s);
+  std::uint64_t seed = 3000;
+  for (const ConvCase& c : problem_table()) {
+    SCOPED_TRACE(c.name + " seed " + std::to_string(seed));
+    HostTensor<float> w = random_ints<float>(c.w, seed += 10);
+    auto dw = DeviceTensor<float>::from_host(ctx, w);
+    for (IndexWidth width : {IndexWidth::Auto, IndexWidth::I64}) {
+      toeplitz::BuildOptions o;
+      o.index_width = width;
+      const auto host = toeplitz::build(c.spec, c.x, w.view(), o);
+      const auto dev = toeplitz::build_device(ctx, c.spec, c.x, dw.view(), o);
+      EXPECT_EQ(dev.bytes(), host.bytes());
+      EXPECT_TRUE(same_matrix(dev.to_host(), host));
+    }
+  }
+}
+
+TEST(ToeplitzGpu, DeviceRefillEqualsFreshBuild) {
+  CONVKIT_REQUIRE_GPU();
+  Context ctx;
+  for (const ConvCase& c : problem_table()) {
+    SCOPED_TRACE(c.name);
+    HostTensor<double> w1 = random_ints<double>(c.w, 51), w2 = random_ints<double>(c.w, 52);
+    auto d1 = DeviceTensor<double>::from_host(ctx, w1), d2 = DeviceTensor<double>::from_host(ctx, w2);
+    auto m = toeplitz::build_device(ctx, c.spec, c.x, d1.view());
+    m.refill(d2.view());
+    EXPECT_TRUE(same_matrix(m.to_host(), toeplitz::build(c.spec, c.x, w2.view())));
+  }
+}
+
+// The product through conv() (a temporary plan) and through a ConvPlan,
+// against the reference. ints: exact; otherwise the harness tolerance.
+template <class T>
+void check_product(const ConvCase& c, std::uint64_t seed, bool ints) {
+  SCOPED_TRACE(c.name + " seed " + std::to_string(seed) + " " + dtype_name(dtype_v<T>) + (ints ? " ints" : " floats"));
+  UserStream us;
+  Context ctx(us.s);
+  const ConvProblem p = c.spec.problem(c.x, c.w);
+  auto gen = [&](const Shape& s, std::uint64_t sd) { return ints ? random_ints<T>(s, sd) : random_floats<T>(s, sd); };
+  HostTensor<T> x = gen(c.x, seed), w = gen(c.w, seed + 1), b = gen(Shape{p.K}, seed + 2);
+  const HostTensor<T>* bias = c.spec.has_bias() ? &b : nullptr;
+  const Expected<T> e = expected_output(c.spec, x, w, bias);
+  const double tol = ints ? 0.0 : tolerance<T>(p.Cg() * p.ker_spatial());
+
+  auto dx = DeviceTensor<T>::from_host(ctx, x), dw = DeviceTensor<T>::from_host(ctx, w);
+  auto db = DeviceTensor<T>::from_host(ctx, b);
+  DeviceTensor<T> dy(ctx, p.y_shape());
+  poison(ctx, dy);
+  if (bias)
+    conv(ctx, c.spec, dx.view(), dw.view(), db.view(), dy.view(), Algorithm::SparseToeplitz);
+  else
+    conv(ctx, c.spec, dx.view(), dw.view(), dy.view(), Algorithm::SparseToeplitz);
+  EXPECT_TRUE(compare(dy.to_host(), e.y, &e.magnitude, tol)) << "conv()";
+
+  ConvPlan plan(ctx, c.spec, c.x, c.w, dtype_v<T>, Algorithm::SparseToeplitz);
+  EXPECT_EQ(plan.algorithm(), Algorithm::SparseToeplitz);
+  if (bias)
+    plan.set_weights(dw.view(), db.view());
+  else
+    plan.set_weights(dw.view());
+  for (int rep = 0; rep < 2; ++rep) {  // the second run reuses the preprocessed state
+    poison(ctx, dy);
+    plan.run(dx.view(), dy.view());
+    EXPECT_TRUE(compare(dy.to_host(), e.y, &e.magnitude, tol)) << "ConvPlan::run #" << rep;
+  }
+  EXPECT_GE(plan.workspace_bytes(), toeplitz::info(c.spec, c.x, c.w, dtype_v<T>).total_bytes());
+}
+
+TEST(ToeplitzGpu, ProductMatchesReferenceF32Ints) {
+  CONVKIT_REQUIRE_GPU();
+  std::uint64_t seed = 4000;
+  for (const ConvCase& c : problem_table()) check_product<float>(c, seed += 10, true);
+}
+TEST(ToeplitzGpu, ProductMatchesReferenceF64Ints) {
+  CONVKIT_REQUIRE_GPU();
+  std::uint64_t seed = 5000;
+  for (const ConvCase& c : problem_table()) check_product<double>(c, seed += 10, true);
+}
+TEST(ToeplitzGpu, ProductMatchesReferenceF32Floats) {
+  CONVKIT_REQUIRE_GPU();
+  std::uint64_t seed = 6000;
+  for (const ConvCase& c : problem_table()) check_product<float>(c, seed += 10, false);
+}
+TEST(ToeplitzGpu, ProductMatchesReferenceF64Floats) {
+  CONVKIT_REQUIRE_GPU();
+  std::uint64_t seed = 7000;
+  for (const ConvCase& c : problem_table()) check_product<double>(c, seed += 10, false);
+}
+
+TEST(ToeplitzGpu, SetWeightsThenRunEqualsFreshPlan) {
+  CONVKIT_REQUIRE_GPU();
+  Context ctx;
+  std::uint64_t seed = 8000;
+  for (const ConvCase& c : problem_table()) {
+    SCOPED_TRACE(c.name);
+    const ConvProblem p = c.spec.problem(c.x, c.w);
+    HostTensor<float> x = random_ints<float>(c.x, seed += 10), w1 = random_ints<float>(c.w, seed + 1);
+    HostTensor<float> w2 = random_ints<float>(c.w, seed + 2), b = random_ints<float>(Shape{p.K}, seed + 3);
+    auto dx = DeviceTensor<float>::from_host(ctx, x), dw1 = DeviceTensor<float>::from_host(ctx, w1);
+    auto dw2 = DeviceTensor<float>::from_host(ctx, w2), db = DeviceTensor<float>::from_host(ctx, b);
+    DeviceTensor<float> y_re(ctx, p.y_shape()), y_fresh(ctx, p.y_shape());
+    auto bind = [&](ConvPlan& plan, DeviceTensor<float>& w) {
+      if (c.spec.has_bias())
+        plan.set_weights(w.view(), db.view());
+      else
+        plan.set_weights(w.view());
+    };
+    ConvPlan reused(ctx, c.spec, c.x, c.w, DType::F32, Algorithm::SparseToeplitz);
+    bind(reused, dw1);
+    poison(ctx, y_re);
+    reused.run(dx.view(), y_re.view());
+    bind(reused, dw2);
+    poison(ctx, y_re);
+    reused.run(dx.view(), y_re.view());
+    ConvPlan fresh(ctx, c.spec, c.x, c.w, DType::F32, Algorithm::SparseToeplitz);
+    bind(fresh, dw2);
+    poison(ctx, y_fresh);
+    fresh.run(dx.view(), y_fresh.view());
+    const Expected<float> e = expected_output(c.spec, x, w2, c.spec.has_bias() ? &b : nullptr);
+    const HostTensor<float> got = y_re.to_host();
+    EXPECT_TRUE(compare(got, e.y, nullptr, 0.0));
+    EXPECT_TRUE(compare(got, y_fresh.to_host(), nullptr, 0.0));
+  }
+}
+
+template <class T>
+void check_transpose(const ConvCase& c, std::uint64_t seed, bool ints) {
+  SCOPED_TRACE(c.name + " seed " + std::to_string(seed) + " " + dtype_name(dtype_v<T>) + (ints ? " ints" : " floats"));
+  UserStream us;
+  Context ctx(us.s);
+  ConvSpec nobias = c.spec;
+  nobias.bias(false);
+  const ConvProblem p = nobias.problem(c.x, c.w);
+  auto gen = [&](const Shape& s, std::uint64_t sd) { return ints ? random_ints<T>(s, sd) : random_floats<T>(s, sd); };
+  HostTensor<T> dy = gen(p.y_shape(), seed), w = gen(c.w, seed + 1);
+  HostTensor<T> want(p.x_shape());
+  reference::conv_transpose(nobias, dy.view(), w.view(), want.view());
+  // Σ|dy·w| per input element bounds the rounding of the adjoint's sums.
+  HostTensor<double> ady(dy.shape()), aw(w.shape()), mag(p.x_shape());
+  for (std::int64_t i = 0; i < dy.numel(); ++i) ady[i] = std::abs(double(dy[i]));
+  for (std::int64_t i = 0; i < w.numel(); ++i) aw[i] = std::abs(double(w[i]));
+  reference::conv_transpose(nobias, ady.view(), aw.view(), mag.view());
+  // An input element gathers at most (K/G)·Πk terms.
+  const double tol = ints ? 0.0 : tolerance<T>(p.Kg() * p.ker_spatial());
+
+  auto ddy = DeviceTensor<T>::from_host(ctx, dy), dw = DeviceTensor<T>::from_host(ctx, w);
+  DeviceTensor<T> ddx(ctx, p.x_shape());
+  poison(ctx, ddx);
+  ConvPlan plan(ctx, nobias, c.x, c.w, dtype_v<T>, Algorithm::SparseToeplitz);
+  plan.set_weights(dw.view());
+  plan.run_transpose(ddy.view(), ddx.view());
+  EXPECT_TRUE(compare(ddx.to_host(), want, &mag, tol));
+}
+
+TEST(ToeplitzGpu, RunTransposeMatchesReferenceConvTranspose) {
+  CONVKIT_REQUIRE_GPU();
+  std::uint64_t seed = 9000;
+  for (const ConvCase& c : problem_table()) {
+    check_transpose<float>(c, seed += 10, true);
+    check_transpose<double>(c, seed += 10, false);
+  }
+}
+
+TEST(ToeplitzGpu, PlanOverWorkspaceLimitIsRefusedWithTheBytes) {
+  CONVKIT_REQUIRE_GPU();
+  Context ctx;
+  const ConvSpec spec = ConvSpec::conv2d().padding(1);
+  const Shape x{2, 3, 32, 32}, w{8, 3, 3, 3};
+  const toeplitz::Info in = toeplitz::info(spec, x, w, DType::F32);
+  ctx.set_workspace_limit(in.total_bytes() / 2);
+  try {
+    ConvPlan plan(ctx, spec, x, w, DType::F32, Algorithm::SparseToeplitz);
+    ADD_FAILURE() << "plan accepted over the workspace limit";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::NotSupported);
+    EXPECT_NE(std::string(e.what()).find(std::to_string(in.total_bytes())), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ctx.workspace_allocated(), 0u);
+}
+
+}  // namespace
+}  // namespace convkit::test

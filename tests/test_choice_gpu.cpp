@@ -78,23 +78,46 @@ TEST(ChoiceGpu, AutoMatchesTheReferenceTunedOrNot) {
 
 TEST(ChoiceGpu, EveryAlgorithmIsBitIdenticalRunToRun) {
   CONVKIT_REQUIRE_GPU();
-  const ConvSpec spec = ConvSpec::conv2d().padding(Padding::same()).bias(true);
-  const Shape xs{4, 16, 40, 36}, ws{24, 16, 5, 5};
-  Context ctx;
-  const auto hx = random_floats<float>(xs, 21);
-  const auto hw = random_floats<float>(ws, 22);
-  const auto hb = random_floats<float>({24}, 23);
-  auto x = DeviceTensor<float>::from_host(ctx, hx);
-  auto w = DeviceTensor<float>::from_host(ctx, hw);
-  auto b = DeviceTensor<float>::from_host(ctx, hb);
-  for (Algorithm a : {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz}) {
-    if (!supports(spec, xs, ws, DType::F32, a)) continue;
-    SCOPED_TRACE(algorithm_name(a));
-    DeviceTensor<float> y1(ctx, spec.output_shape(xs, ws)), y2(ctx, spec.output_shape(xs, ws));
-    conv(ctx, spec, x.view(), w.view(), b.view(), y1.view(), a);
-    conv(ctx, spec, x.view(), w.view(), b.view(), y2.view(), a);
-    const auto h1 = y1.to_host(), h2 = y2.to_host();
-    EXPECT_EQ(std::memcmp(h1.data(), h2.data(), h1.numel() * sizeof(float)), 0);
+  struct Case {
+    ConvSpec spec;
+    Shape x, w;
+  };
+  const Case cases[] = {
+      {ConvSpec::conv2d().padding(Padding::same()).bias(true), {4, 16, 40, 36}, {24, 16, 5, 5}},
+      {ConvSpec::conv2d().padding(1), {1, 8, 33, 31}, {8, 8, 3, 3}},
+      {ConvSpec::conv1d().padding(Padding::same()), {3, 1, 5000}, {1, 1, 31}},
+  };
+  for (const Case& c : cases) {
+    Context ctx;
+    const auto hx = random_floats<float>(c.x, 21);
+    const auto hw = random_floats<float>(c.w, 22);
+    const auto hb = random_floats<float>({c.w[0]}, 23);
+    const auto want = expected_output<float>(c.spec, hx, hw, c.spec.has_bias() ? &hb : nullptr);
+    const double tol = tolerance<float>(c.w.numel() / c.w[0]);
+    auto x = DeviceTensor<float>::from_host(ctx, hx);
+    auto w = DeviceTensor<float>::from_host(ctx, hw);
+    auto b = DeviceTensor<float>::from_host(ctx, hb);
+    for (Algorithm a : {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz}) {
+      const Support s = supports(c.spec, c.x, c.w, DType::F32, a);
+      if (!s) continue;
+      SCOPED_TRACE(std::string(algorithm_name(a)) + " " + s.variant + " on " + c.spec.str() + " x " + c.x.str());
+      DeviceTensor<float> y1(ctx, want.y.shape()), y2(ctx, want.y.shape());
+      cudaMemsetAsync(y1.data(), 0xFF, y1.bytes(), ctx.stream());
+      cudaMemsetAsync(y2.data(), 0xFF, y2.bytes(), ctx.stream());
+      auto run = [&](DeviceTensor<float>& y) {
+        if (c.spec.has_bias())
+          conv(ctx, c.spec, x.view(), w.view(), b.view(), y.view(), a);
+        else
+          conv(ctx, c.spec, x.view(), w.view(), y.view(), a);
+      };
+      run(y1);
+      run(y2);
+      const auto h1 = y1.to_host(), h2 = y2.to_host();
+      EXPECT_TRUE(compare(h1, want.y, &want.magnitude, tol));
+      std::int64_t differ = 0;
+      for (std::int64_t i = 0; i < h1.numel(); ++i) differ += std::memcmp(&h1[i], &h2[i], sizeof(float)) != 0;
+      EXPECT_EQ(differ, 0) << "elements that differ between two identical runs";
+    }
   }
 }
 

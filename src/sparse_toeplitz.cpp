@@ -208,7 +208,9 @@ class ToeplitzPlan final : public PlanImpl {
       DenseVecs v;
       CONVKIT_CUSPARSE_TRY(cusparseCreateConstDnVec(&v.in, n_in, in, ct));
       CONVKIT_CUSPARSE_TRY(cusparseCreateDnVec(&v.out, n_out, out, ct));
-      const cusparseSpMVAlg_t alg = CUSPARSE_SPMV_ALG_DEFAULT;
+      // CSR_ALG1 gives bit-identical results run to run (Auto's determinism
+      // flag relies on it for the forward product).
+      const cusparseSpMVAlg_t alg = fwd ? CUSPARSE_SPMV_CSR_ALG1 : CUSPARSE_SPMV_ALG_DEFAULT;
       std::size_t bytes = 0;
       CONVKIT_CUSPARSE_TRY(cusparseSpMV_bufferSize(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, &bytes));
       void* buf = buffer(op, bytes);
@@ -223,7 +225,11 @@ class ToeplitzPlan final : public PlanImpl {
       CONVKIT_CUSPARSE_TRY(cusparseCreateConstDnMat(&m.in, n_in, problem_.N, n_in, in, ct, CUSPARSE_ORDER_COL));
       CONVKIT_CUSPARSE_TRY(cusparseCreateDnMat(&m.out, n_out, problem_.N, n_out, out, ct, CUSPARSE_ORDER_COL));
       const cusparseOperation_t opB = CUSPARSE_OPERATION_NON_TRANSPOSE;
-      const cusparseSpMMAlg_t alg = CUSPARSE_SPMM_ALG_DEFAULT;
+      // The default SpMM algorithm was measured to differ run to run on an
+      // H100 (forward, column-major operands); CSR_ALG1 is the deterministic
+      // one. The transposed product stays on the default: cuSPARSE documents
+      // transposed products as not bit-reproducible in any case.
+      const cusparseSpMMAlg_t alg = fwd ? CUSPARSE_SPMM_CSR_ALG1 : CUSPARSE_SPMM_ALG_DEFAULT;
       std::size_t bytes = 0;
       CONVKIT_CUSPARSE_TRY(cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, &bytes));
       void* buf = buffer(op, bytes);

@@ -129,8 +129,10 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
 // Whether an algorithm's results are bit-identical run to run. Direct: one
 // thread owns each output and sums in a fixed order. Im2colGemm: cuBLAS
 // guarantees run-to-run bitwise reproducibility on one architecture and SM
-// count (atomics mode stays off). SparseToeplitz: the CSR SpMV / SpMM
-// algorithms used are the deterministic ones. Kept here so Auto's
+// count (atomics mode stays off). SparseToeplitz: the forward product uses
+// cuSPARSE's CSR_ALG1 SpMV / SpMM, the deterministic ones (the default SpMM
+// was measured to differ run to run). Only forward products are chosen by
+// Auto; the transposed product is not bit-reproducible. Kept here so Auto's
 // determinism filter has one place to look; the GPU tests check it.
 bool is_deterministic(Algorithm) { return true; }
 

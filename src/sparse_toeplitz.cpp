@@ -225,11 +225,12 @@ class ToeplitzPlan final : public PlanImpl {
       CONVKIT_CUSPARSE_TRY(cusparseCreateConstDnMat(&m.in, n_in, problem_.N, n_in, in, ct, CUSPARSE_ORDER_COL));
       CONVKIT_CUSPARSE_TRY(cusparseCreateDnMat(&m.out, n_out, problem_.N, n_out, out, ct, CUSPARSE_ORDER_COL));
       const cusparseOperation_t opB = CUSPARSE_OPERATION_NON_TRANSPOSE;
-      // The default SpMM algorithm was measured to differ run to run on an
-      // H100 (forward, column-major operands); CSR_ALG1 is the deterministic
-      // one. The transposed product stays on the default: cuSPARSE documents
-      // transposed products as not bit-reproducible in any case.
-      const cusparseSpMMAlg_t alg = fwd ? CUSPARSE_SPMM_CSR_ALG1 : CUSPARSE_SPMM_ALG_DEFAULT;
+      // Measured on an H100 (forward, column-major operands, two identical
+      // runs compared bit for bit): the default, CSR_ALG1 and CSR_ALG2 SpMM
+      // differ run to run; CSR_ALG3 does not. The transposed product stays on
+      // the default: cuSPARSE documents transposed products as not
+      // bit-reproducible in any case.
+      const cusparseSpMMAlg_t alg = fwd ? CUSPARSE_SPMM_CSR_ALG3 : CUSPARSE_SPMM_ALG_DEFAULT;
       std::size_t bytes = 0;
       CONVKIT_CUSPARSE_TRY(cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, &bytes));
       void* buf = buffer(op, bytes);

@@ -130,8 +130,8 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
 // thread owns each output and sums in a fixed order. Im2colGemm: cuBLAS
 // guarantees run-to-run bitwise reproducibility on one architecture and SM
 // count (atomics mode stays off). SparseToeplitz: the forward product uses
-// cuSPARSE's CSR_ALG1 SpMV / SpMM, the deterministic ones (the default SpMM
-// was measured to differ run to run). Only forward products are chosen by
+// cuSPARSE's CSR_ALG1 SpMV and CSR_ALG3 SpMM, measured bit-identical run to
+// run (the default, CSR_ALG1 and CSR_ALG2 SpMM were measured to differ). Only forward products are chosen by
 // Auto; the transposed product is not bit-reproducible. Kept here so Auto's
 // determinism filter has one place to look; the GPU tests check it.
 bool is_deterministic(Algorithm) { return true; }

@@ -1,7 +1,8 @@
 // The benchmark's problem table: three suites (long 1-D signals with the
 // Toeplitz SpMV / SpMM shapes, a 4K single-channel image, ResNet-50 / VGG-16
-// layers), each in a full and a --quick size. Header-only and CUDA-free so
-// the CPU tests can check that every case is a valid problem.
+// layers), each in a full and a --quick size, and which cases carry the
+// direct path's performance targets. Header-only and CUDA-free so the CPU
+// tests can check that every case is a valid problem.
 #pragma once
 
 #include <convkit/spec.hpp>
@@ -13,12 +14,18 @@
 
 namespace convkit::bench {
 
+/// Which performance target of the direct path a case carries (docs/PERF.md):
+/// memory-bound cases against the copy bandwidth, compute-bound ones against
+/// the FMA peak; both also against cuDNN.
+enum class DirectTarget { None, MemoryBound, ComputeBound };
+
 /// One benchmark problem.
 struct Case {
   std::string suite;
   std::string name;
   ConvSpec spec;
   Shape x, w;
+  DirectTarget direct_target = DirectTarget::None;
 };
 
 /// The suites convkit-bench knows, in the order they run.
@@ -66,7 +73,9 @@ inline std::vector<Case> suite_cases(const std::string& suite, bool quick) {
   if (suite == "signal1d") {
     const int big = quick ? 22 : 26, mid = quick ? 20 : 24, small = quick ? 16 : 20;
     v.push_back(signal("", big, 7));
+    v.back().direct_target = DirectTarget::MemoryBound;
     v.push_back(signal("", big, 127));
+    v.back().direct_target = DirectTarget::ComputeBound;
     v.push_back(signal("", mid, 4096));
     // The shapes the sparse Toeplitz path is built for: one long signal is a
     // sparse matrix times one vector (SpMV), a batch of signals a sparse
@@ -76,7 +85,12 @@ inline std::vector<Case> suite_cases(const std::string& suite, bool quick) {
   } else if (suite == "image2d") {
     const std::int64_t w = quick ? 1920 : 3840, h = quick ? 1080 : 2160;
     for (std::int64_t k : {3, 7, 15, 31})
-      if (!quick || k != 7) v.push_back(image(w, h, k));
+      if (!quick || k != 7) {
+        v.push_back(image(w, h, k));
+        // Small kernels move more bytes than they compute; from k = 15 on the
+        // arithmetic dominates.
+        v.back().direct_target = k <= 7 ? DirectTarget::MemoryBound : DirectTarget::ComputeBound;
+      }
   } else if (suite == "cnn") {
     const std::int64_t n = quick ? 8 : 64;
     v.push_back(layer("resnet50 3x3 56^2 64->64", n, 64, 64, 56, 3, 1, 1));

@@ -2,19 +2,25 @@
 // seeded small-integer inputs, computes reference values of a few hundred
 // sampled outputs on the CPU (convkit::reference::conv_sampled), uploads the
 // inputs once, then for each algorithm -- cuDNN first, then convkit's Direct,
-// Im2colGemm, SparseToeplitz and Auto through ConvPlan -- warms up, checks,
-// times the median of many L2-flushed runs with CUDA events on the context's
-// stream, checks again, and prints a table row. A (case, algorithm) that is
-// not supported is a "skipped (reason)" row, so the program runs whatever
-// subset of algorithms the library provides. See --help for the options.
+// Im2colGemm, SparseToeplitz, Auto (cost model) and Auto tuned, through
+// ConvPlan -- warms up, checks, times the median of many L2-flushed runs with
+// CUDA events on the context's stream, checks again, and prints a table row
+// with its '^' detail lines (Im2colGemm's halves timed apart through the
+// library's benchmark hooks, the Toeplitz matrix traffic, Auto against the
+// best algorithm). A (case, algorithm) that is not supported is a "skipped
+// (reason)" row, so the program runs whatever subset of algorithms the
+// library provides. The run ends with a markdown table of the performance
+// targets (targets.hpp). See --help for the options.
 #include <convkit/convkit.hpp>
 
 #include "bench_math.hpp"
 #include "cases.hpp"
 #include "cudnn_baseline.hpp"
 #include "device.hpp"
+#include "im2col_gemm.hpp"
 #include "options.hpp"
 #include "report.hpp"
+#include "targets.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -33,7 +39,7 @@ Algorithm to_algorithm(Which w) {
     case Which::Direct: return Algorithm::Direct;
     case Which::Im2col: return Algorithm::Im2colGemm;
     case Which::Toeplitz: return Algorithm::SparseToeplitz;
-    default: return Algorithm::Auto;
+    default: return Algorithm::Auto;  // Auto and AutoTuned: the context decides how
   }
 }
 
@@ -68,11 +74,21 @@ std::string utc_now() {
   return buf;
 }
 
-// What every row of a run shares.
+// What every row of a run shares. The three contexts share one stream, so
+// the events, the L2 flush and the checks all see the rows' work in order;
+// they differ in what a plan may hold and how Auto chooses:
+//   ctx          -- --workspace-gb; direct, im2col and Auto (cost model) rows;
+//   toeplitz_ctx -- --toeplitz-max-gb, because the library counts a plan's
+//                   Toeplitz matrix against its context's workspace limit, and
+//                   the SpMV / SpMM cases need more than the other algorithms'
+//                   workspace;
+//   tuned_ctx    -- --workspace-gb with tuning on: the auto-tuned rows.
 struct Env {
   const Options& opt;
   const DeviceInfo& dev;
   Context& ctx;
+  Context& toeplitz_ctx;
+  Context& tuned_ctx;
   cudaStream_t stream;
   L2Flusher& flusher;
   bool cudnn_ok;
@@ -116,6 +132,11 @@ Row base_row(const Case& c, const ConvProblem& p, Which which, DType t) {
   r.algorithm = which_name(which);
   r.flops = p.flops();
   r.min_bytes = p.min_bytes(t);
+  r.x_bytes = double(c.x.numel()) * double(dtype_size(t));
+  r.y_bytes = double(p.y_shape().numel()) * double(dtype_size(t));
+  r.direct_target = c.direct_target == DirectTarget::MemoryBound    ? "memory"
+                    : c.direct_target == DirectTarget::ComputeBound ? "compute"
+                                                                    : "";
   r.status = "ok";
   return r;
 }
@@ -171,12 +192,81 @@ void measure(const Env& env, const CaseData<T>& d, Row& r, const std::function<v
   }
 }
 
-// The estimated size of the case's Toeplitz matrix in bytes.
-// TODO(toeplitz): when include/convkit/toeplitz.hpp lets a caller ask a plan
-// (or toeplitz::build) for its matrix's nnz and bytes, report that here
-// instead of the estimate, and drop "(estimated)" from the table line.
-double toeplitz_matrix_bytes(const ConvProblem& p, DType t) {
-  return csr_bytes(toeplitz_nnz(p), double(p.K) * double(p.out_spatial()), t);
+// The Toeplitz row's figures: the matrix's own bytes (as toeplitz::info
+// sizes what the plan built) per product time, against the copy bandwidth;
+// set_weights against one product; and how many times the direct path's
+// minimum bytes a product moves.
+template <class T>
+void toeplitz_figures(const Env& env, const CaseData<T>& d, Row& r) {
+  const toeplitz::Info in = toeplitz::info(d.c.spec, d.c.x, d.c.w, dtype_v<T>);
+  r.matrix_nnz = in.nnz;
+  r.matrix_bytes = double(in.matrix_bytes);
+  r.map_bytes = double(in.map_bytes);
+  const double bytes_per_s = ratio(r.matrix_bytes, r.ms_median * 1e-3);
+  r.matrix_gbs = bytes_per_s / 1e9;
+  r.matrix_copy_pct = 100.0 * ratio(bytes_per_s, env.dev.copy_bandwidth);
+  r.set_weights_ratio = ratio(r.set_weights_ms, r.ms_median);
+  r.byte_penalty = toeplitz_byte_penalty(r.matrix_bytes, r.x_bytes, r.y_bytes, r.min_bytes);
+}
+
+// Im2colGemm's two halves timed apart with the library's benchmark hooks, on
+// the whole batch -- what run() does when the column matrix fits the
+// workspace; when it does not, run() chunks and a whole-batch split would
+// time something else, so the split is skipped with a note. Timed like every
+// row (warm-up, then the row's number of L2-flushed runs, median); the
+// GEMM's output is checked against the reference like any timed output. A
+// failure here leaves the row's own measurement standing.
+template <class T>
+void im2col_split(const Env& env, CaseData<T>& d, Row& r) {
+  constexpr DType t = dtype_v<T>;
+  const ConvProblem& p = d.p;
+  if (p.has_bias) {
+    r.split_note = "the hooks take bias-free problems";
+    return;
+  }
+  r.plain_gemm = detail::im2col_is_plain_gemm(p);
+  const auto timed = [&](const std::function<void()>& fn) {
+    time_runs(env.stream, std::max(env.opt.warmup, 1), {}, fn);
+    return median(time_runs(env.stream, r.reps, [&] { env.flusher.flush(); }, fn));
+  };
+  const auto gemm_checked = [&](const void* columns) {
+    poison(env.stream, d.y.data(), d.y.bytes());
+    r.gemm_ms = timed([&] { detail::gemm_only(env.ctx, p, t, columns, d.w.data(), d.y.data(), 0, p.N); });
+    const SampleCheck ck = check_samples(gather(env.stream, d.y.data(), d.idx), d.ref, d.mag, d.tol);
+    if (ck.mismatches == 0) return true;
+    r.status = "FAIL";
+    r.reason = "GEMM alone (benchmark hook): " + std::to_string(ck.mismatches) + " of " +
+               std::to_string(ck.checked) + " sampled outputs wrong";
+    return false;
+  };
+  try {
+    if (r.plain_gemm) {
+      // run() multiplies x in place here, and x is exactly its own column
+      // matrix: the GEMM hook on x is that product with nothing around it.
+      if (!gemm_checked(d.x.data())) return;
+      r.gemm_ratio = ratio(r.ms_median, r.gemm_ms);
+      r.split_timed = true;
+      return;
+    }
+    const std::size_t per_image = detail::im2col_column_bytes_per_image(p, t);
+    r.column_bytes = double(per_image) * double(p.N);
+    if (r.column_bytes > double(env.ctx.workspace_limit())) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf,
+                    "the column matrix (%.2f GB) exceeds the %.2f GB workspace, so run() chunks the batch",
+                    r.column_bytes / 1e9, double(env.ctx.workspace_limit()) / 1e9);
+      r.split_note = buf;
+      return;
+    }
+    DeviceTensor<T> columns(env.ctx, Shape{static_cast<std::int64_t>(per_image / sizeof(T)) * p.N});
+    r.im2col_ms = timed([&] { detail::im2col_only(env.ctx, p, t, d.x.data(), columns.data(), 0, p.N); });
+    if (!gemm_checked(columns.data())) return;
+    r.bound_ms = 1e3 * im2col_bound_seconds(r.gemm_ms * 1e-3, r.column_bytes, r.x_bytes, env.dev.copy_bandwidth);
+    r.split_timed = true;
+  } catch (const std::exception& e) {
+    cudaGetLastError();
+    r.split_note = std::string("the split failed: ") + e.what();
+  }
 }
 
 template <class T>
@@ -187,43 +277,42 @@ Row run_convkit(const Env& env, CaseData<T>& d, Which which) {
   const Algorithm a = to_algorithm(which);
   const Support s = supports(c.spec, c.x, c.w, t, a);
   if (!s) return skip(r, s.reason);
+  Context& ctx = which == Which::Toeplitz ? env.toeplitz_ctx : which == Which::AutoTuned ? env.tuned_ctx : env.ctx;
 
-  // Auto, as it chooses today (the first of Direct, Im2colGemm,
-  // SparseToeplitz that supports the problem), reaches SparseToeplitz only
-  // when neither of the others takes the problem; only then can it build
-  // the matrix.
-  const bool may_build_matrix =
-      which == Which::Toeplitz ||
-      (which == Which::Auto && !supports(c.spec, c.x, c.w, t, Algorithm::Direct) &&
-       !supports(c.spec, c.x, c.w, t, Algorithm::Im2colGemm));
-  const double matrix = toeplitz_matrix_bytes(d.p, t);
-  if (may_build_matrix && matrix > env.opt.toeplitz_max_gb * 1e9) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "Toeplitz matrix ~%.1f GB exceeds --toeplitz-max-gb %.1f", matrix / 1e9,
-                  env.opt.toeplitz_max_gb);
-    return skip(r, buf);
+  if (which == Which::Toeplitz) {
+    // The plan would refuse this too (NotSupported, over its context's
+    // limit); checking first costs no device time and names the sizes.
+    const toeplitz::Info in = toeplitz::info(c.spec, c.x, c.w, t);
+    if (in.total_bytes() > ctx.workspace_limit()) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf,
+                    "Toeplitz matrix %.1f GB (CSR %.1f GB + source-tap map %.1f GB) exceeds --toeplitz-max-gb %.1f",
+                    double(in.total_bytes()) / 1e9, double(in.matrix_bytes) / 1e9, double(in.map_bytes) / 1e9,
+                    env.opt.toeplitz_max_gb);
+      return skip(r, buf);
+    }
   }
 
+  // For auto-tuned this includes the tuning, which happens here, not in run().
   const auto t0 = std::chrono::steady_clock::now();
-  ConvPlan plan(env.ctx, c.spec, c.x, c.w, t, a);
+  ConvPlan plan(ctx, c.spec, c.x, c.w, t, a);
   plan.set_weights(d.w.view());
-  env.ctx.synchronize();
+  ctx.synchronize();
   r.plan_ms = ms_since(t0);
   const Algorithm chosen = plan.algorithm();
   r.chosen = label(chosen);
-  r.variant = which == Which::Auto ? supports(c.spec, c.x, c.w, t, chosen).variant : s.variant;
+  r.variant = a == Algorithm::Auto ? supports(c.spec, c.x, c.w, t, chosen).variant : s.variant;
   r.workspace_bytes = double(plan.workspace_bytes());
 
   // What a caller pays when only the weights change (for Toeplitz: the
-  // matrix values are refilled; for the others a pointer is rebound).
-  r.set_weights_ms = median(time_runs(env.stream, std::min(env.opt.reps, 10), {},
+  // matrix values are refilled; for the others a pointer is rebound). Flushed
+  // like the product it is compared with.
+  r.set_weights_ms = median(time_runs(env.stream, std::min(env.opt.reps, 10), [&] { env.flusher.flush(); },
                                       [&] { plan.set_weights(d.w.view()); }));
-  if (chosen == Algorithm::SparseToeplitz) {
-    r.matrix_bytes = matrix;
-    r.matrix_gbs = toeplitz_nnz(d.p) * double(sizeof(T)) / (r.set_weights_ms * 1e-3) / 1e9;
-  }
 
   measure(env, d, r, [&] { plan.run(d.x.view(), d.y.view()); }, d.y.data(), d.y.bytes(), d.idx);
+  if (chosen == Algorithm::SparseToeplitz) toeplitz_figures(env, d, r);
+  if (which == Which::Im2col && r.status == "ok") im2col_split(env, d, r);
   return r;
 }
 
@@ -316,6 +405,10 @@ void run_case(const Env& env, const Case& c, std::vector<Row>& rows) {
   d.tol = tolerance_factor(t, p.Cg() * p.ker_spatial());
 
   double cudnn_ms = NAN;
+  // The fastest of direct / im2col / toeplitz so far: they run before the
+  // Auto rows (Which's order), which are measured against it.
+  double best_ms = NAN;
+  std::string best_algorithm;
   const bool cudnn_requested =
       env.cudnn_ok && std::find(opt.algos.begin(), opt.algos.end(), Which::Cudnn) != opt.algos.end();
   for (Which which : opt.algos) {
@@ -324,6 +417,16 @@ void run_case(const Env& env, const Case& c, std::vector<Row>& rows) {
     if (which == Which::Cudnn && r.status == "ok") cudnn_ms = r.ms_median;
     if (which != Which::Cudnn && std::isfinite(cudnn_ms) && std::isfinite(r.ms_median))
       r.cudnn_ratio = r.ms_median / cudnn_ms;
+    const bool algorithm = which == Which::Direct || which == Which::Im2col || which == Which::Toeplitz;
+    if (algorithm && r.status == "ok" && (!std::isfinite(best_ms) || r.ms_median < best_ms)) {
+      best_ms = r.ms_median;
+      best_algorithm = r.algorithm;
+    }
+    if ((which == Which::Auto || which == Which::AutoTuned) && r.status == "ok") {
+      r.best_algorithm = best_algorithm;
+      r.best_ms = best_ms;
+      r.best_ratio = ratio(r.ms_median, best_ms);
+    }
     print_row(stdout, r, cudnn_requested);
     rows.push_back(r);
   }
@@ -367,6 +470,11 @@ int run(int argc, char** argv) {
   Context ctx;
   ctx.set_workspace_limit(static_cast<std::size_t>(opt.workspace_gb * 1e9));
   const cudaStream_t stream = ctx.stream();
+  Context toeplitz_ctx(stream);
+  toeplitz_ctx.set_workspace_limit(static_cast<std::size_t>(opt.toeplitz_max_gb * 1e9));
+  Context tuned_ctx(stream);
+  tuned_ctx.set_workspace_limit(static_cast<std::size_t>(opt.workspace_gb * 1e9));
+  tuned_ctx.set_tuning(true);
   DeviceInfo dev = query_device();
   {
     // The copy: 1 GiB, or a quarter of free memory on a smaller device;
@@ -425,7 +533,10 @@ int run(int argc, char** argv) {
   std::printf("cuDNN: %s\n\n", info.cudnn.c_str());
   print_table_header(stdout);
 
-  Env env{opt, dev, ctx, stream, flusher, cudnn_ok, f64 ? dev.fp64_peak : dev.fp32_peak};
+  Env env{opt, dev, ctx, toeplitz_ctx, tuned_ctx, stream, flusher, cudnn_ok, f64 ? dev.fp64_peak : dev.fp32_peak};
+  const auto targets_of = [&](const std::vector<Row>& rs) {
+    return evaluate_targets(rs, info.copy_gbs, env.peak / 1e9);
+  };
   std::vector<Row> rows;
   const auto t0 = std::chrono::steady_clock::now();
   for (const Case& c : cases) {
@@ -433,7 +544,7 @@ int run(int argc, char** argv) {
       run_case<double>(env, c, rows);
     else
       run_case<float>(env, c, rows);
-    if (!opt.json.empty()) write_json(opt.json, info, rows);
+    if (!opt.json.empty()) write_json(opt.json, info, rows, targets_of(rows));
   }
 
   int ok = 0, failed = 0, errors = 0, skipped = 0;
@@ -445,9 +556,14 @@ int run(int argc, char** argv) {
   }
   std::printf("\n%zu rows in %.1f s: %d ok, %d FAIL, %d error, %d skipped\n", rows.size(), ms_since(t0) / 1e3, ok,
               failed, errors, skipped);
+  const std::vector<TargetResult> targets = targets_of(rows);
+  std::printf("\nPerformance targets: %s, %s, dtype %s, convkit %s%s\n\n%s", info.device.c_str(), info.date.c_str(),
+              info.dtype.c_str(), info.program_version.c_str(),
+              opt.quick ? " (--quick: reduced sizes, not the documented cases)" : "",
+              targets_markdown(targets).c_str());
   bool json_ok = true;
   if (!opt.json.empty()) {
-    json_ok = write_json(opt.json, info, rows);
+    json_ok = write_json(opt.json, info, rows, targets);
     if (json_ok) std::printf("JSON: %s\n", opt.json.c_str());
   }
   for (const Row& r : rows)

@@ -16,6 +16,7 @@ const char* which_name(Which w) {
     case Which::Im2col: return "im2col";
     case Which::Toeplitz: return "toeplitz";
     case Which::Auto: return "auto";
+    case Which::AutoTuned: return "auto-tuned";
   }
   return "?";
 }
@@ -32,8 +33,11 @@ usage: convkit-bench [options]
   --suite LIST         suites to run, comma-separated or repeated:
                        signal1d, image2d, cnn (default: all)
   --case TEXT          only cases whose name contains TEXT (repeatable)
-  --algo LIST          direct, im2col, toeplitz, auto, cudnn, or all
-                       (default: all)
+  --algo LIST          direct, im2col, toeplitz, auto, auto-tuned, cudnn, or
+                       all (default: all). auto chooses by the cost model,
+                       auto-tuned on a context with tuning on; both are
+                       compared with the best of direct / im2col / toeplitz
+                       measured for the case
   --reps N             timed runs per row; the median is reported (default 50)
   --warmup N           untimed runs before timing (default 3)
   --samples N          output elements checked against the reference (default 300)
@@ -42,8 +46,10 @@ usage: convkit-bench [options]
   --json FILE          also write the results as JSON to FILE
   --workspace-gb X     workspace limit of convkit's context and cap of cuDNN's
                        workspace (default 4)
-  --toeplitz-max-gb X  skip sparse Toeplitz where its matrix would exceed X GB
-                       (default 4.5)
+  --toeplitz-max-gb X  workspace limit of the context the toeplitz rows run
+                       on; a case whose matrix (CSR plus source-tap map, as
+                       toeplitz::info sizes it) exceeds X GB is skipped
+                       (default 16)
   --row-budget-s X     a row whose runs would take longer than X seconds gets
                        fewer runs (never fewer than 10; default 5, --quick 1)
   --list               print the cases and exit (needs no GPU)
@@ -54,7 +60,10 @@ with CUDA events on the library context's stream after an L2 flush. Ceilings:
 FP32 (FP64) FMA peak = SMs x lanes/SM x 2 x clock; copy bandwidth measured at
 start with a device-to-device copy (bytes read + written). Roofline time =
 max(FLOPs / peak, minimum bytes / bandwidth). "vs cuDNN" is convkit's time
-divided by cuDNN's (below 1: convkit is faster).
+divided by cuDNN's (below 1: convkit is faster). Detail lines ('^') give
+the Toeplitz matrix traffic, im2col's two halves timed apart, and how Auto's
+choice compares with the best algorithm; the run ends with a markdown table
+of every performance target and whether it was met.
 
 Exit status: 0 when every check passed, 1 when a check failed or a run
 raised an error, 2 on a usage error. Without a CUDA device it prints
@@ -81,7 +90,8 @@ bool parse_double(const std::string& s, double& out) {
 }
 
 bool parse_algo(const std::string& name, std::vector<Which>& out) {
-  static const Which all[] = {Which::Cudnn, Which::Direct, Which::Im2col, Which::Toeplitz, Which::Auto};
+  static const Which all[] = {Which::Cudnn, Which::Direct, Which::Im2col, Which::Toeplitz, Which::Auto,
+                              Which::AutoTuned};
   if (name == "all") {
     out.assign(std::begin(all), std::end(all));
     return true;
@@ -142,7 +152,7 @@ bool parse_options(int argc, char** argv, Options& opt, std::string& error) {
       if (!need()) return false;
       for (const auto& s : split_list(value))
         if (!parse_algo(s, opt.algos)) {
-          error = "--algo " + s + ": unknown algorithm (direct, im2col, toeplitz, auto, cudnn, all)";
+          error = "--algo " + s + ": unknown algorithm (direct, im2col, toeplitz, auto, auto-tuned, cudnn, all)";
           return false;
         }
     } else if (key == "--reps") {

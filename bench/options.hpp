@@ -10,10 +10,13 @@
 namespace convkit::bench {
 
 /// The algorithms a row can be, in the order a case runs them: cuDNN first so
-/// that every convkit row can show its time relative to cuDNN.
-enum class Which { Cudnn, Direct, Im2col, Toeplitz, Auto };
+/// that every convkit row can show its time relative to cuDNN, the two Auto
+/// rows last so that they can be compared with the best algorithm measured
+/// before them. Auto chooses by the cost model, AutoTuned on a context with
+/// tuning on.
+enum class Which { Cudnn, Direct, Im2col, Toeplitz, Auto, AutoTuned };
 
-/// "cudnn", "direct", "im2col", "toeplitz", "auto".
+/// "cudnn", "direct", "im2col", "toeplitz", "auto", "auto-tuned".
 const char* which_name(Which w);
 
 struct Options {
@@ -30,7 +33,7 @@ struct Options {
   unsigned long long seed = 20240607;
   std::string json;                        ///< empty: no JSON file
   double workspace_gb = 4;                 ///< convkit context limit and cuDNN workspace cap
-  double toeplitz_max_gb = 4.5;            ///< skip Toeplitz matrices estimated above this
+  double toeplitz_max_gb = 16;             ///< workspace limit of the Toeplitz rows' context
   double row_budget_s = 5;                 ///< cap on one row's timed loop (fewer reps beyond it)
 };
 

@@ -1,4 +1,5 @@
-// Table lines and the JSON document of convkit-bench (see report.hpp).
+// Table lines, their '^' detail lines and the JSON document of convkit-bench
+// (see report.hpp).
 #include "report.hpp"
 
 #include "bench_math.hpp"
@@ -34,6 +35,9 @@ std::string sig3(double v) {
 
 std::string gb(double bytes) { return fixed(bytes / 1e9, 3) + " GB"; }
 
+// A target's verdict; "n/a" when the value it rests on is missing.
+const char* met(bool ok, double value) { return !std::isfinite(value) ? "n/a" : ok ? "met" : "not met"; }
+
 const char* kRowFormat = "%-8s %-34s %-22s %9s %9s %9s %8s %6s %-5s %8s\n";
 
 }  // namespace
@@ -47,7 +51,7 @@ void print_table_header(std::FILE* out) {
 
 void print_row(std::FILE* out, const Row& r, bool cudnn_requested) {
   std::string algo = r.algorithm;
-  if (r.algorithm == "auto" && !r.chosen.empty()) algo += "->" + r.chosen;
+  if ((r.algorithm == "auto" || r.algorithm == "auto-tuned") && !r.chosen.empty()) algo += "->" + r.chosen;
   if (!r.variant.empty()) algo += " " + r.variant;
   algo = clip(algo, 22);
   const std::string name = clip(r.case_name, 34);
@@ -67,16 +71,55 @@ void print_row(std::FILE* out, const Row& r, bool cudnn_requested) {
                check.c_str(), ratio.c_str());
   if (r.status != "ok")
     std::fprintf(out, "         ^ %s: %s\n", r.status.c_str(), r.reason.c_str());
-  // The sparse Toeplitz path has a second cost worth seeing: refreshing the
-  // matrix values when the weights change.
-  if (r.chosen == "toeplitz" && std::isfinite(r.set_weights_ms))
-    std::fprintf(out, "         ^ set_weights %s ms; matrix ~%s (estimated), values written at %s GB/s; plan %s ms\n",
-                 sig3(r.set_weights_ms).c_str(), gb(r.matrix_bytes).c_str(), sig3(r.matrix_gbs).c_str(),
+  // The sparse Toeplitz path moves its matrix on every product and refills it
+  // when the weights change: both costs, and what the matrix costs in bytes
+  // against the direct path's minimum.
+  if (r.chosen == "toeplitz" && std::isfinite(r.matrix_bytes))
+    std::fprintf(out,
+                 "         ^ matrix %s (+ map %s) read at %s GB/s = %s%% of copy (target >= %.0f%%: %s); "
+                 "set_weights %s ms = %sx product (target <= %.0fx: %s); (matrix+x+y)/min bytes %sx; plan %s ms\n",
+                 gb(r.matrix_bytes).c_str(), gb(r.map_bytes).c_str(), sig3(r.matrix_gbs).c_str(),
+                 fixed(r.matrix_copy_pct, 1).c_str(), 100 * target::kToeplitzCopyFraction,
+                 met(r.matrix_copy_pct >= 100 * target::kToeplitzCopyFraction, r.matrix_copy_pct),
+                 sig3(r.set_weights_ms).c_str(), fixed(r.set_weights_ratio, 2).c_str(),
+                 target::kSetWeightsPerProduct,
+                 met(r.set_weights_ratio <= target::kSetWeightsPerProduct, r.set_weights_ratio),
+                 sig3(r.byte_penalty).c_str(), sig3(r.plan_ms).c_str());
+  // Im2colGemm's two halves timed apart, against the bound the design sets.
+  if (r.algorithm == "im2col") {
+    if (r.split_timed && r.plain_gemm)
+      std::fprintf(out, "         ^ GEMM alone %s ms; total / GEMM = %sx (target <= %.2fx: %s)\n",
+                   sig3(r.gemm_ms).c_str(), fixed(r.gemm_ratio, 3).c_str(), target::kPlainGemmOverhead,
+                   met(r.gemm_ratio <= target::kPlainGemmOverhead, r.gemm_ratio));
+    else if (r.split_timed)
+      std::fprintf(out,
+                   "         ^ im2col %s ms, GEMM %s ms; bound %.1f x (GEMM + columns %s + x %s at %.0f%% of "
+                   "copy) = %s ms; total %s ms <= bound: %s\n",
+                   sig3(r.im2col_ms).c_str(), sig3(r.gemm_ms).c_str(), target::kIm2colSlack,
+                   gb(r.column_bytes).c_str(), gb(r.x_bytes).c_str(), 100 * target::kIm2colLoweringCopyFraction,
+                   sig3(r.bound_ms).c_str(), sig3(r.ms_median).c_str(),
+                   met(r.ms_median <= r.bound_ms, r.bound_ms));
+    else if (!r.split_note.empty())
+      std::fprintf(out, "         ^ im2col / GEMM split not timed: %s\n", r.split_note.c_str());
+  }
+  // Auto: what it chose and how far that is from the best algorithm measured
+  // for the case (tuning time shows in the plan time).
+  if (r.algorithm == "auto" || r.algorithm == "auto-tuned") {
+    const bool tuned = r.algorithm == "auto-tuned";
+    const double goal = tuned ? target::kTunedOverBest : target::kCostModelOverBest;
+    const std::string best =
+        r.best_algorithm.empty() ? std::string("no other convkit row measured")
+                                 : "best " + r.best_algorithm + " " + sig3(r.best_ms) + " ms";
+    std::fprintf(out, "         ^ chose %s (%s); time / best = %sx (%s; target <= %.2fx: %s); plan %s%s ms\n",
+                 r.chosen.c_str(), tuned ? "tuned" : "cost model", fixed(r.best_ratio, 2).c_str(), best.c_str(),
+                 goal, met(r.best_ratio <= goal, r.best_ratio), tuned ? "with tuning " : "",
                  sig3(r.plan_ms).c_str());
+  }
   std::fflush(out);
 }
 
-bool write_json(const std::string& path, const RunInfo& in, const std::vector<Row>& rows) {
+bool write_json(const std::string& path, const RunInfo& in, const std::vector<Row>& rows,
+                const std::vector<TargetResult>& targets) {
   std::ostringstream o;
   const auto str = [](const std::string& s) { return json_string(s); };
   const auto num = [](double v) { return json_number(v); };
@@ -121,8 +164,46 @@ bool write_json(const std::string& path, const RunInfo& in, const std::vector<Ro
       << ", \"max_abs_err\": " << num(r.max_abs_err) << ", \"exact\": " << (r.exact ? "true" : "false") << "}";
     o << ", \"cudnn_ratio\": " << num(r.cudnn_ratio) << ", \"plan_ms\": " << num(r.plan_ms)
       << ", \"set_weights_ms\": " << num(r.set_weights_ms) << ", \"workspace_bytes\": " << num(r.workspace_bytes);
-    o << ", \"matrix_bytes_estimate\": " << num(r.matrix_bytes) << ", \"matrix_gbs\": " << num(r.matrix_gbs);
+    o << ", \"x_bytes\": " << num(r.x_bytes) << ", \"y_bytes\": " << num(r.y_bytes);
+    o << ", \"direct_target\": " << (r.direct_target.empty() ? std::string("null") : str(r.direct_target));
+    o << ", \"toeplitz\": ";
+    if (r.chosen == "toeplitz" && std::isfinite(r.matrix_bytes))
+      o << "{\"nnz\": " << r.matrix_nnz << ", \"matrix_bytes\": " << num(r.matrix_bytes)
+        << ", \"map_bytes\": " << num(r.map_bytes) << ", \"matrix_gbs\": " << num(r.matrix_gbs)
+        << ", \"matrix_copy_pct\": " << num(r.matrix_copy_pct)
+        << ", \"target_copy_pct\": " << num(100 * target::kToeplitzCopyFraction)
+        << ", \"set_weights_over_product\": " << num(r.set_weights_ratio)
+        << ", \"target_set_weights_over_product\": " << num(target::kSetWeightsPerProduct)
+        << ", \"byte_penalty_vs_min\": " << num(r.byte_penalty) << "}";
+    else
+      o << "null";
+    o << ", \"im2col_split\": ";
+    if (r.algorithm == "im2col" && (r.split_timed || !r.split_note.empty()))
+      o << "{\"timed\": " << (r.split_timed ? "true" : "false") << ", \"note\": " << str(r.split_note)
+        << ", \"plain_gemm\": " << (r.plain_gemm ? "true" : "false") << ", \"im2col_ms\": " << num(r.im2col_ms)
+        << ", \"gemm_ms\": " << num(r.gemm_ms) << ", \"column_bytes\": " << num(r.column_bytes)
+        << ", \"bound_ms\": " << num(r.bound_ms) << ", \"within_bound\": "
+        << (std::isfinite(r.bound_ms) ? (r.ms_median <= r.bound_ms ? "true" : "false") : "null")
+        << ", \"total_over_gemm\": " << num(r.gemm_ratio)
+        << ", \"target_total_over_gemm\": " << num(target::kPlainGemmOverhead) << "}";
+    else
+      o << "null";
+    o << ", \"auto\": ";
+    if (r.algorithm == "auto" || r.algorithm == "auto-tuned")
+      o << "{\"tuned\": " << (r.algorithm == "auto-tuned" ? "true" : "false")
+        << ", \"best_algorithm\": " << str(r.best_algorithm) << ", \"best_ms\": " << num(r.best_ms)
+        << ", \"time_over_best\": " << num(r.best_ratio) << ", \"target_time_over_best\": "
+        << num(r.algorithm == "auto-tuned" ? target::kTunedOverBest : target::kCostModelOverBest) << "}";
+    else
+      o << "null";
     o << "}";
+  }
+  o << "\n  ],\n  \"targets\": [";
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const TargetResult& t = targets[i];
+    o << (i ? ",\n" : "\n") << "    {\"target\": " << str(t.target) << ", \"case\": " << str(t.scope)
+      << ", \"measured\": " << str(t.measured) << ", \"goal\": " << str(t.goal) << ", \"status\": " << str(t.status)
+      << "}";
   }
   o << "\n  ]\n}\n";
   std::ofstream f(path, std::ios::trunc);

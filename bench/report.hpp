@@ -1,7 +1,7 @@
 // convkit-bench's results: one Row per (case, algorithm), printed as a table
 // line as soon as it is measured, and the whole run as JSON (device, date,
-// ceilings, rows), rewritten after every case so an interrupted run still
-// leaves a readable file.
+// ceilings, rows, targets), rewritten after every case so an interrupted run
+// still leaves a readable file.
 #pragma once
 
 #include <cmath>
@@ -15,7 +15,7 @@ namespace convkit::bench {
 struct Row {
   std::string suite, case_name, spec;
   std::string x_shape, w_shape, y_shape;
-  std::string algorithm;  ///< "direct", "im2col", "toeplitz", "auto", "cudnn"
+  std::string algorithm;  ///< "direct", "im2col", "toeplitz", "auto", "auto-tuned", "cudnn"
   std::string chosen;     ///< the algorithm that ran ("auto" resolves to one)
   std::string variant;    ///< Support::variant, or cuDNN's algorithm
   std::string status;     ///< "ok", "FAIL", "skipped", "error"
@@ -29,10 +29,43 @@ struct Row {
   bool exact = false;
   double cudnn_ratio = NAN;  ///< convkit time / cuDNN time; NaN when none
   double plan_ms = NAN;      ///< plan creation (cuDNN: Find), host wall time
-  double set_weights_ms = NAN;
+  double set_weights_ms = NAN;  ///< median, L2-flushed like the product
   double workspace_bytes = NAN;
-  double matrix_bytes = NAN;  ///< Toeplitz: estimated CSR bytes
-  double matrix_gbs = NAN;    ///< Toeplitz: matrix values written per second by set_weights
+  double x_bytes = NAN, y_bytes = NAN;
+  std::string direct_target;  ///< "memory", "compute" or "" (the case's DirectTarget)
+
+  // Sparse Toeplitz (whenever the row ran it), from toeplitz::info.
+  std::int64_t matrix_nnz = 0;
+  double matrix_bytes = NAN;       ///< values + column indices + row offsets (Info::matrix_bytes)
+  double map_bytes = NAN;          ///< the source-tap map set_weights refills through
+  double matrix_gbs = NAN;         ///< matrix_bytes / product time
+  double matrix_copy_pct = NAN;    ///< matrix_gbs as a % of the copy bandwidth
+  double set_weights_ratio = NAN;  ///< set_weights time / product time
+  double byte_penalty = NAN;       ///< (matrix + x + y bytes) / min_bytes
+
+  // Im2colGemm's halves timed apart (the im2col row only).
+  bool split_timed = false;
+  bool plain_gemm = false;   ///< the 1x1 variant: no lowering, GEMM on x
+  std::string split_note;    ///< why the split was not timed
+  double im2col_ms = NAN;    ///< lowering alone (median)
+  double gemm_ms = NAN;      ///< GEMM alone (median)
+  double column_bytes = NAN;  ///< the whole batch's column matrix
+  double bound_ms = NAN;      ///< im2col_bound_seconds, in ms
+  double gemm_ratio = NAN;    ///< 1x1: total / GEMM alone
+
+  // Auto rows: the best of direct / im2col / toeplitz measured for the case.
+  std::string best_algorithm;
+  double best_ms = NAN;
+  double best_ratio = NAN;  ///< this row's time / best_ms
+};
+
+/// One performance target, evaluated on a run's rows (see targets.hpp).
+struct TargetResult {
+  std::string target;    ///< what is measured, e.g. "direct: % of copy bandwidth"
+  std::string scope;     ///< suite and case
+  std::string measured;  ///< the value, formatted; "-" when not measured
+  std::string goal;      ///< e.g. ">= 80%"
+  std::string status;    ///< "met", "not met" or "not measured"
 };
 
 /// What the header and the JSON say about the run.
@@ -53,10 +86,12 @@ struct RunInfo {
 
 /// The table's column headings (two lines).
 void print_table_header(std::FILE* out);
-/// One row of the table (plus a detail line for Toeplitz / Auto rows); flushes.
+/// One row of the table (plus '^' detail lines for Toeplitz, im2col and Auto
+/// rows); flushes.
 void print_row(std::FILE* out, const Row& r, bool cudnn_requested);
 /// Writes the JSON document to `path`; returns false (and says why on
 /// stderr) when the file cannot be written.
-bool write_json(const std::string& path, const RunInfo& info, const std::vector<Row>& rows);
+bool write_json(const std::string& path, const RunInfo& info, const std::vector<Row>& rows,
+                const std::vector<TargetResult>& targets);
 
 }  // namespace convkit::bench

@@ -1,9 +1,11 @@
-// CPU tests of convkit-bench's pure helpers (bench/bench_math.hpp) and its
-// problem table (bench/cases.hpp): statistics, roofline ceilings, sampled
-// index choice, tolerances, cuDNN's symmetric-padding view, the Toeplitz size
-// estimate, and that every benchmark case is a valid problem.
+// CPU tests of convkit-bench's pure helpers (bench/bench_math.hpp), its
+// target summary (bench/targets.hpp) and its problem table (bench/cases.hpp):
+// statistics, roofline ceilings, sampled index choice, tolerances, cuDNN's
+// symmetric-padding view, the target bound formulas and verdicts, and that
+// every benchmark case is a valid problem with the right direct targets.
 #include "bench_math.hpp"
 #include "cases.hpp"
+#include "targets.hpp"
 
 #include <convkit/convkit.hpp>
 
@@ -145,31 +147,135 @@ TEST(BenchMath, SymmetricViewRejectsShiftOffTheStride) {
   EXPECT_FALSE(symmetric_view(p).ok);
 }
 
-TEST(BenchMath, ToeplitzNnzCountsTapsInside) {
-  // 1-D, D = 5, k = 3, 'same' (pad 1): rows 0 and 4 lose one tap -> 3*5 - 2.
-  const ConvProblem p = ConvSpec::conv1d().padding(Padding::same()).problem(Shape{1, 1, 5}, Shape{1, 1, 3});
-  EXPECT_DOUBLE_EQ(toeplitz_nnz(p), 13);
-  // Valid padding: every tap is inside.
-  const ConvProblem v = ConvSpec::conv1d().problem(Shape{1, 1, 5}, Shape{1, 1, 3});
-  EXPECT_DOUBLE_EQ(toeplitz_nnz(v), 9);
-  // 2-D with channels: the per-dimension counts multiply, times K * C.
-  const ConvProblem q = ConvSpec::conv2d().padding(1).problem(Shape{1, 2, 5, 5}, Shape{4, 2, 3, 3});
-  EXPECT_DOUBLE_EQ(toeplitz_nnz(q), 4 * 2 * 13 * 13);
-  // Circular keeps every tap.
-  const ConvProblem c = ConvSpec::conv1d().padding(1).boundary(Boundary::Circular)
-                            .problem(Shape{1, 1, 5}, Shape{1, 1, 3});
-  EXPECT_DOUBLE_EQ(toeplitz_nnz(c), 15);
-  // Strided and dilated: D = 10, k = 3, dilation 2, stride 3, pad 2.
-  const ConvProblem s = ConvSpec::conv1d().stride(3).dilation(2).padding(2)
-                            .problem(Shape{1, 1, 10}, Shape{1, 1, 3});
-  double want = 0;
-  for (std::int64_t o = 0; o < s.out[2]; ++o)
-    for (std::int64_t i = 0; i < 3; ++i) {
-      const std::int64_t pos = o * 3 + i * 2 - 2;
-      want += pos >= 0 && pos < 10;
-    }
-  EXPECT_DOUBLE_EQ(toeplitz_nnz(s), want);
-  EXPECT_DOUBLE_EQ(csr_bytes(13, 5, DType::F32), 13 * 8 + 6 * 4);
+TEST(BenchMath, RatioKeepsMissingValuesMissing) {
+  EXPECT_DOUBLE_EQ(ratio(3, 2), 1.5);
+  EXPECT_TRUE(std::isnan(ratio(1, 0)));
+  EXPECT_TRUE(std::isnan(ratio(NAN, 2)));
+  EXPECT_TRUE(std::isnan(ratio(1, NAN)));
+}
+
+TEST(BenchMath, Im2colBound) {
+  // GEMM 1 ms; columns 1.5 GB + x 0.1 GB at 80% of 2 TB/s = 1 ms; 1.2 x 2 ms.
+  EXPECT_NEAR(im2col_bound_seconds(1e-3, 1.5e9, 0.1e9, 2e12), 2.4e-3, 1e-15);
+  EXPECT_DOUBLE_EQ(im2col_bound_seconds(1e-3, 0, 0, 2e12), 1.2e-3);
+  EXPECT_TRUE(std::isnan(im2col_bound_seconds(1e-3, 1, 1, 0)));
+  EXPECT_TRUE(std::isnan(im2col_bound_seconds(NAN, 1, 1, 1e12)));
+}
+
+TEST(BenchMath, ToeplitzBytePenaltyUsesTheRealMatrix) {
+  // 1-D, 2^10 samples, k = 7, 'same': the matrix from toeplitz::info, x and
+  // y read / written once, against x + w + y.
+  const ConvSpec spec = ConvSpec::conv1d().padding(Padding::same());
+  const Shape x{1, 1, 1024}, w{1, 1, 7};
+  const toeplitz::Info in = toeplitz::info(spec, x, w, DType::F32);
+  const ConvProblem p = spec.problem(x, w);
+  EXPECT_EQ(in.nnz, 7 * 1024 - 2 * (1 + 2 + 3));  // three taps fall off each end
+  EXPECT_EQ(in.matrix_bytes, in.value_bytes + in.col_bytes + in.row_ptr_bytes);
+  const double xb = 1024 * 4, yb = 1024 * 4;
+  EXPECT_DOUBLE_EQ(p.min_bytes(DType::F32), xb + yb + 7 * 4);
+  const double penalty = toeplitz_byte_penalty(double(in.matrix_bytes), xb, yb, p.min_bytes(DType::F32));
+  EXPECT_DOUBLE_EQ(penalty, (double(in.matrix_bytes) + xb + yb) / (xb + yb + 28));
+  EXPECT_GT(penalty, 4);  // 8 bytes per stored tap vs 8 bytes per output: about 1 + 7/2
+  EXPECT_TRUE(std::isnan(toeplitz_byte_penalty(1, 1, 1, 0)));
+}
+
+// A row as run_case leaves it, for the summary tests.
+Row row(const std::string& algorithm, const std::string& name, double ms) {
+  Row r;
+  r.suite = "s";
+  r.case_name = name;
+  r.algorithm = algorithm;
+  r.chosen = algorithm;
+  r.status = "ok";
+  r.ms_median = ms;
+  return r;
+}
+
+const TargetResult* find_target(const std::vector<TargetResult>& ts, const std::string& target,
+                                const std::string& scope) {
+  for (const TargetResult& t : ts)
+    if (t.target.find(target) == 0 && t.scope == scope) return &t;
+  return nullptr;
+}
+
+TEST(BenchTargets, DirectCasesAgainstCeilingsAndCudnn) {
+  std::vector<Row> rows;
+  Row mem = row("direct", "mem", 1);
+  mem.direct_target = "memory";
+  mem.gbs = 1700;         // of 2000 GB/s copy: 85%
+  mem.cudnn_ratio = 0.4;  // 2.5x faster
+  Row comp = row("direct", "comp", 1);
+  comp.direct_target = "compute";
+  comp.gflops = 30000;    // of 60000: 50%
+  Row gone = row("direct", "gone", NAN);
+  gone.direct_target = "memory";
+  gone.status = "skipped";
+  Row plain = row("direct", "plain", 1);  // no target: not listed
+  rows = {mem, comp, gone, plain};
+  const auto ts = evaluate_targets(rows, 2000, 60000);
+  ASSERT_EQ(ts.size(), 6u);
+  const TargetResult* t = find_target(ts, "direct, memory-bound", "s mem");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->measured, "85.0%");
+  EXPECT_EQ(t->goal, ">= 80%");
+  EXPECT_EQ(t->status, "met");
+  EXPECT_EQ(find_target(ts, "direct: speed-up", "s mem")->status, "met");
+  EXPECT_EQ(find_target(ts, "direct, compute-bound", "s comp")->status, "not met");
+  // No cuDNN time: not measured, never "met".
+  EXPECT_EQ(find_target(ts, "direct: speed-up", "s comp")->status, "not measured");
+  EXPECT_EQ(find_target(ts, "direct, memory-bound", "s gone")->status, "not measured");
+  EXPECT_EQ(find_target(ts, "direct, memory-bound", "s gone")->measured, "- (skipped)");
+}
+
+TEST(BenchTargets, Im2colToeplitzAndAuto) {
+  Row lowered = row("im2col", "lowered", 2.0);
+  lowered.split_timed = true;
+  lowered.bound_ms = 2.5;
+  Row over = row("im2col", "over", 3.0);
+  over.split_timed = true;
+  over.bound_ms = 2.5;
+  Row chunked = row("im2col", "chunked", 3.0);
+  chunked.split_note = "the column matrix exceeds the workspace";
+  Row one = row("im2col", "1x1", 1.04);
+  one.plain_gemm = true;
+  one.split_timed = true;
+  one.gemm_ratio = 1.04;
+  Row tz = row("toeplitz", "tz", 1.0);
+  tz.matrix_copy_pct = 80;
+  tz.set_weights_ratio = 1.5;
+  Row tz_skipped = row("toeplitz", "big", NAN);
+  tz_skipped.status = "skipped";
+  Row tuned = row("auto-tuned", "tz", 1.0);
+  tuned.chosen = "direct";
+  tuned.best_algorithm = "direct";
+  tuned.best_ratio = 1.06;
+  Row model = row("auto", "tz", 1.0);
+  model.chosen = "im2col";
+  model.best_algorithm = "direct";
+  model.best_ratio = 1.2;
+  const auto ts = evaluate_targets({lowered, over, chunked, one, tz, tz_skipped, tuned, model}, 2000, 60000);
+  ASSERT_EQ(ts.size(), 8u);  // the skipped Toeplitz row carries no target
+  EXPECT_EQ(find_target(ts, "im2col: total / bound", "s lowered")->status, "met");
+  EXPECT_EQ(find_target(ts, "im2col: total / bound", "s lowered")->measured, "0.80x (2 ms / 2.5 ms)");
+  EXPECT_EQ(find_target(ts, "im2col: total / bound", "s over")->status, "not met");
+  EXPECT_EQ(find_target(ts, "im2col: total / bound", "s chunked")->status, "not measured");
+  EXPECT_EQ(find_target(ts, "im2col: total / bound", "s chunked")->measured, "- (split not timed)");
+  EXPECT_EQ(find_target(ts, "im2col 1x1", "s 1x1")->status, "met");
+  EXPECT_EQ(find_target(ts, "toeplitz: % of copy", "s tz")->status, "met");
+  EXPECT_EQ(find_target(ts, "toeplitz: set_weights", "s tz")->status, "not met");
+  EXPECT_EQ(find_target(ts, "auto-tuned", "s tz")->status, "not met");  // 1.06 > 1.05
+  EXPECT_EQ(find_target(ts, "auto (cost model)", "s tz")->status, "met");  // 1.2 <= 1.3
+  EXPECT_EQ(find_target(ts, "auto (cost model)", "s tz")->measured, "1.20x (im2col; best direct)");
+
+  const std::string md = targets_markdown(ts);
+  EXPECT_EQ(md.rfind("| Target | Case | Measured | Goal | Status |\n|---|---|---|---|---|\n", 0), 0u);
+  EXPECT_NE(md.find("| im2col 1x1: total / GEMM alone | s 1x1 | 1.040x | <= 1.05x | met |\n"), std::string::npos);
+  EXPECT_NE(md.find("4 of 7 measured targets met, 1 not measured.\n"), std::string::npos);
+}
+
+TEST(BenchTargets, MarkdownEscapesPipes) {
+  TargetResult t{"a|b", "c", "d", "e", "met"};
+  EXPECT_NE(targets_markdown({t}).find("| a\\|b | c |"), std::string::npos);
 }
 
 TEST(BenchMath, TextHelpers) {
@@ -197,6 +303,19 @@ TEST(BenchCases, EveryCaseIsAValidProblem) {
     EXPECT_EQ(total, quick ? 14u : 15u);
   }
   EXPECT_TRUE(suite_cases("nope", false).empty());
+}
+
+TEST(BenchCases, DirectTargetCases) {
+  // Memory-bound: 1-D 2^26 k=7, 4K k=3 and k=7; compute-bound: 1-D 2^26
+  // k=127, 4K k=15 and k=31.
+  std::set<std::string> memory, compute;
+  for (const std::string& suite : suite_names())
+    for (const Case& c : suite_cases(suite, false)) {
+      if (c.direct_target == DirectTarget::MemoryBound) memory.insert(c.name);
+      if (c.direct_target == DirectTarget::ComputeBound) compute.insert(c.name);
+    }
+  EXPECT_EQ(memory, (std::set<std::string>{"L=2^26 k=7", "3840x2160 k=3", "3840x2160 k=7"}));
+  EXPECT_EQ(compute, (std::set<std::string>{"L=2^26 k=127", "3840x2160 k=15", "3840x2160 k=31"}));
 }
 
 TEST(BenchCases, SameCasesKeepTheirOutputSizeAndQuickIsSmaller) {

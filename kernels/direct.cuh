@@ -15,14 +15,24 @@
 //   long1d         1-D, one input channel per group (C/G == 1: single signals,
 //                  N·C rows, depthwise 1-D), stride 1, dilation 1, up to 4096
 //                  taps. Adds a shared-memory tile of the signal with its halo
-//                  loaded (and boundary-folded) once, the flipped taps in
-//                  shared memory, and register blocking: each thread computes
-//                  kRx consecutive outputs, so a loaded sample feeds kRx FMAs.
+//                  loaded (and boundary-folded) once, in 4-element chunks
+//                  (16-byte vector loads, several in flight per thread; no
+//                  folding at all for tiles inside the signal); the flipped
+//                  taps in shared memory, shifted by up to 3 zero taps so that
+//                  tiles start on aligned columns, and zero-padded to a whole
+//                  number of steps; and register blocking: each thread
+//                  computes kRx consecutive outputs, a step loading a window
+//                  of kRx + kWindowTaps samples and kWindowTaps taps as 16-byte
+//                  shared vectors for kRx · kWindowTaps FMAs on registers
+//                  (row_taps_window). Outputs are staged in shared memory and
+//                  written as vectors.
 //   plane2d        2-D, C/G == 1 (grey images, per-channel filtering,
 //                  depthwise with large planes), stride 1, dilation 1, k <= 31.
-//                  The long1d scheme per kernel row on a 2-D tile, with a
-//                  tile pitch chosen so that a warp's loads hit 32 distinct
-//                  banks.
+//                  The long1d scheme per kernel row on a 2-D tile; rows of 32
+//                  or more (padded) taps use sliding-window register reuse
+//                  instead (row_taps): kRx + kTapChunk samples stay in a
+//                  register ring, so a step of kTapChunk taps loads one vector
+//                  of new samples and one of taps.
 //   depthwise2d    2-D, C/G == 1, any stride and dilation whose tile fits
 //                  shared memory, k <= 31 (strided depthwise layers, planes
 //                  too small for a plane2d tile). A shared tile with halo,
@@ -78,17 +88,28 @@ namespace direct {
 
 using i64 = std::int64_t;
 
-// Outputs per thread along the fastest dimension in long1d / plane2d. Odd, so
-// that threads kRx elements apart touch distinct banks (for 4- and 8-byte
-// elements) and a warp's shared loads need one wavefront.
-constexpr int kRx = 15;
-// Taps per unrolled step of row_taps: kRx·kTapChunk FMAs per kRx+kTapChunk-1
-// sample loads and kTapChunk/4 (f32) vector weight loads.
-constexpr int kTapChunk = 8;
+// Outputs per thread along the fastest dimension in long1d / plane2d: a
+// multiple of the 16-byte vector (4 f32, 2 f64) whose stride between threads
+// is an odd number of vectors, so that the 8 threads of each quarter-warp
+// phase of a 16-byte shared access touch 8 distinct 16-byte bank groups.
+CONVKIT_HD constexpr int rx_for(std::size_t elem) { return elem == 4 ? 20 : 18; }
+template <class T>
+inline constexpr int kRx = rx_for(sizeof(T));
+// Taps per step of the ring row_taps: one 16-byte vector of new samples and
+// one of taps (4 f32, 2 f64).
+CONVKIT_HD constexpr int tap_chunk_for(std::size_t elem) { return elem == 4 ? 4 : 2; }
+template <class T>
+inline constexpr int kTapChunk = tap_chunk_for(sizeof(T));
+// Taps per step of row_taps_window; the padded tap count of long1d / plane2d
+// is a multiple (so also of kTapChunk).
+constexpr int kWindowTaps = 8;
+// long1d / plane2d tiles move global memory in chunks of this many elements
+// (16-byte vectors where aligned), start their output columns on multiples
+// of it, and keep shared rows at multiples of it.
+constexpr int kTileAlign = 4;
 constexpr int kGenericThreads = 256;
 constexpr int kLong1dThreads = 128;
-// plane2d: 8 x 16 threads. With 8 threads across, a warp spans 4 tile rows;
-// a row pitch of 8 mod 32 elements then spreads its 32 loads over all banks.
+// plane2d: 8 x 16 threads; each row of 8 threads is one quarter-warp phase.
 constexpr int kPlaneBx = 8;
 constexpr int kPlaneBy = 16;
 constexpr int kTileThreads = 256;  // depthwise2d, smallchannel2d: one output pixel per thread
@@ -122,8 +143,11 @@ CONVKIT_HD i64 fold_clamped(i64 pos, i64 D, i64 pad_lo, i64 pad_hi, Boundary b) 
   return fold_index(pos, D, b);
 }
 
-/// Smallest row pitch >= width with pitch % 32 == 8 (see kPlaneBx).
-CONVKIT_HD i64 conflict_free_pitch(i64 width) { return 8 + round_up(width > 8 ? width - 8 : 0, 32); }
+/// long1d / plane2d: zero taps put in front of each (flipped) filter row so
+/// that the first input column a tile reads, ox0 - pad_lo - shift, is a
+/// multiple of kTileAlign (ox0 always is): tile rows then load and store as
+/// aligned 16-byte vectors.
+CONVKIT_HD i64 tap_shift(i64 pad_lo) { return (kTileAlign - pad_lo % kTileAlign) % kTileAlign; }
 
 /// Smallest power of two >= v, at least lo and at most hi.
 CONVKIT_HD i64 pow2_between(i64 v, i64 lo, i64 hi) {
@@ -146,13 +170,17 @@ struct DirectGeom {
   i64 in_w = 1, in_h = 1;         ///< input tile extent with halo
   i64 pitch = 1;                  ///< shared row pitch of the input tile (elements)
   i64 w_pitch = 1;                ///< plane2d: shared row pitch of the weights
+  int rx = 1;                     ///< long1d / plane2d: outputs per thread (kRx)
+  i64 shift = 0;                  ///< long1d / plane2d: tap_shift(pad_lo)
+  i64 taps = 0;                   ///< long1d / plane2d: shift + k rounded up to kWindowTaps
+  bool ring = false;              ///< plane2d: row_taps with the register ring (else windowed)
   i64 w_off = 0, x_off = 0, y_off = 0;  ///< shared regions (elements; multiples of 4)
   i64 smem_elems = 0;
 };
 
 /// Geometry of `v` for `p` with elements of `elem` bytes. Pure; meaningful
 /// for problems direct_applies() accepts.
-inline DirectGeom direct_geometry(DirectVariant v, const ConvProblem& p, std::size_t) {
+inline DirectGeom direct_geometry(DirectVariant v, const ConvProblem& p, std::size_t elem) {
   DirectGeom g;
   g.variant = v;
   switch (v) {
@@ -164,27 +192,37 @@ inline DirectGeom direct_geometry(DirectVariant v, const ConvProblem& p, std::si
     }
     case DirectVariant::Long1d: {
       g.threads = kLong1dThreads;
-      g.tile_w = i64(kLong1dThreads) * kRx;
+      g.rx = rx_for(elem);
+      g.shift = tap_shift(p.pad_lo[2]);
+      g.taps = round_up(g.shift + p.ker[2], kWindowTaps);
+      g.tile_w = i64(kLong1dThreads) * g.rx;
       g.tiles_x = ceil_div(p.out[2], g.tile_w);
-      g.in_w = g.tile_w + p.ker[2] - 1;
-      g.pitch = g.in_w;
+      g.in_w = g.tile_w + round_up(g.taps, kTileAlign);  // the last window ends by here
+      g.pitch = round_up(g.in_w, kTileAlign);
       g.w_off = 0;
-      g.x_off = round_up(p.ker[2], 8);
-      g.y_off = g.x_off + round_up(g.in_w, 4);
+      g.x_off = round_up(g.taps, kTileAlign);
+      g.y_off = g.x_off + g.pitch;
       g.smem_elems = g.y_off + g.tile_w;
       g.tasks = p.N * p.K * g.tiles_x;
       break;
     }
     case DirectVariant::Plane2d: {
       g.threads = kPlaneBx * kPlaneBy;
-      g.tile_w = i64(kPlaneBx) * kRx;
+      g.rx = rx_for(elem);
+      g.shift = tap_shift(p.pad_lo[2]);
+      g.taps = round_up(g.shift + p.ker[2], kWindowTaps);
+      g.tile_w = i64(kPlaneBx) * g.rx;
       g.tile_h = kPlaneBy;
       g.tiles_x = ceil_div(p.out[2], g.tile_w);
       g.tiles_y = ceil_div(p.out[1], g.tile_h);
-      g.in_w = g.tile_w + p.ker[2] - 1;
+      g.in_w = g.tile_w + round_up(g.taps, kTileAlign);
       g.in_h = g.tile_h + p.ker[1] - 1;
-      g.pitch = conflict_free_pitch(g.in_w);
-      g.w_pitch = round_up(p.ker[2], 4);
+      g.pitch = round_up(g.in_w, kTileAlign);
+      g.w_pitch = round_up(g.taps, kTileAlign);
+      // Measured (H100, 4K image): the ring wins once rows have 32 taps or
+      // more (k = 31: 60% vs 52% of FMA peak); shorter rows run better on
+      // the windowed steps' higher occupancy (k = 15: 42% vs 40%).
+      g.ring = g.taps >= 32;
       g.w_off = 0;
       g.x_off = p.ker[1] * g.w_pitch;
       g.y_off = g.x_off + g.in_h * g.pitch;
@@ -249,9 +287,9 @@ inline bool direct_applies(DirectVariant v, const ConvProblem& p, std::size_t el
 /// The variant Algorithm::Direct runs for `p`: the first fast kernel that
 /// serves it and has enough work for its tile, else generic. Pure.
 inline DirectVariant select_direct_variant(const ConvProblem& p, std::size_t elem) {
-  // A long1d tile is 1920 outputs; shorter signals run as well on generic.
+  // A long1d tile is 2560 (f32) outputs; shorter signals run as well on generic.
   if (p.out[2] >= 256 && direct_applies(DirectVariant::Long1d, p, elem)) return DirectVariant::Long1d;
-  // plane2d tiles are 120 x 16 outputs: worth it when the plane fills most of one.
+  // plane2d tiles are 160 x 16 (f32) outputs: worth it when the plane fills a good part of one.
   if (p.out[2] >= 32 && p.out[1] * p.out[2] >= 1024 && direct_applies(DirectVariant::Plane2d, p, elem))
     return DirectVariant::Plane2d;
   if (direct_applies(DirectVariant::Depthwise2d, p, elem)) return DirectVariant::Depthwise2d;
@@ -297,8 +335,8 @@ CONVKIT_HD T generic_output(const ConvProblem& p, const T* x, const T* w, const 
 // ------------------------------------------------ register-blocked row taps
 
 /// v[0..U) = p[0..U); on the device as 16-byte vector loads (p must then be
-/// 16-byte aligned: geometry keeps weight rows at multiples of 4 elements and
-/// chunks start at multiples of kTapChunk).
+/// 16-byte aligned: geometry keeps shared regions, rows and windows at
+/// multiples of 4 elements and chunks at multiples of kTapChunk).
 template <class T, int U>
 CONVKIT_HD void load_chunk(const T* p, T (&v)[U]) {
 #if defined(__CUDA_ARCH__)
@@ -326,17 +364,95 @@ CONVKIT_HD void load_chunk(const T* p, T (&v)[U]) {
 #endif
 }
 
-/// acc[r] += Σ_{i<k} w[i] · s[r + i] for r < kRx: one kernel row applied to
-/// kRx consecutive outputs (cross-correlation; taps already flipped for
-/// convolution). Reads s[0 .. kRx + k - 2] and w[0 .. k - 1] only.
-template <class T>
-CONVKIT_HD void row_taps(const T* s, const T* w, int k, T (&acc)[kRx]) {
-  constexpr int R = kRx, U = kTapChunk;
-  int kb = 0;
-  for (; kb + U <= k; kb += U) {
-    T v[R + U - 1];
+/// p[0..U) = v[0..U); the store twin of load_chunk (same alignment rule).
+template <class T, int U>
+CONVKIT_HD void store_chunk(T* p, const T (&v)[U]) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same_v<T, float> && U % 4 == 0) {
     CONVKIT_UNROLL
-    for (int q = 0; q < R + U - 1; ++q) v[q] = s[kb + q];
+    for (int i = 0; i < U; i += 4) *reinterpret_cast<float4*>(p + i) = make_float4(v[i], v[i + 1], v[i + 2], v[i + 3]);
+  } else if constexpr (std::is_same_v<T, double> && U % 2 == 0) {
+    CONVKIT_UNROLL
+    for (int i = 0; i < U; i += 2) *reinterpret_cast<double2*>(p + i) = make_double2(v[i], v[i + 1]);
+  } else {
+    for (int i = 0; i < U; ++i) p[i] = v[i];
+  }
+#else
+  for (int i = 0; i < U; ++i) p[i] = v[i];
+#endif
+}
+
+/// Whether p is 16-byte aligned (vector global accesses allowed).
+template <class T>
+CONVKIT_HD bool aligned16(const T* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
+}
+
+/// One step of row_taps: chunk c (c % (ring length / U) == Ph) of U taps.
+/// On entry ring slot (c·U + i) % (R + U) holds s[c·U + i] for i < R; the
+/// step loads s[c·U + R .. + U) into the free slots and the U taps, then
+/// does R·U FMAs. Ph is a compile-time phase, so every ring index is a
+/// constant and the ring stays in registers.
+template <class T, int R, int U, int Ph>
+CONVKIT_HD void ring_step(const T* s, const T* w, int c, T (&ring)[R + U], T (&acc)[R]) {
+  constexpr int B = R + U;
+  T nv[U];
+  load_chunk<T, U>(s + c * U + R, nv);
+  CONVKIT_UNROLL
+  for (int i = 0; i < U; ++i) ring[(Ph * U + R + i) % B] = nv[i];
+  T wv[U];
+  load_chunk<T, U>(w + c * U, wv);
+  CONVKIT_UNROLL
+  for (int u = 0; u < U; ++u) {
+    CONVKIT_UNROLL
+    for (int r = 0; r < R; ++r) acc[r] += wv[u] * ring[(Ph * U + r + u) % B];
+  }
+}
+
+/// Steps Ph .. (R+U)/U - 1 of one ring cycle starting at chunk c; with
+/// Guarded, only those below nch (the tail after the last full cycle).
+template <class T, int R, int U, int Ph, bool Guarded>
+CONVKIT_HD void ring_steps(const T* s, const T* w, int c, int nch, T (&ring)[R + U], T (&acc)[R]) {
+  if constexpr (Ph < (R + U) / U) {
+    if (Guarded && c >= nch) return;
+    ring_step<T, R, U, Ph>(s, w, c, ring, acc);
+    ring_steps<T, R, U, Ph + 1, Guarded>(s, w, c + 1, nch, ring, acc);
+  }
+}
+
+/// acc[r] += Σ_{i<taps} w[i] · s[r + i] for r < R: one zero-padded kernel
+/// row applied to R consecutive outputs. taps is a multiple of U =
+/// kTapChunk; s and w are 16-byte aligned; R and R + U are multiples of U.
+/// Reads s[0 .. R + taps) and w[0 .. taps) only. Sliding-window register
+/// reuse: the R + U samples live in a register ring, so each step loads just
+/// U new samples and U taps (one 16-byte vector each) for R·U FMAs.
+template <class T, int R>
+CONVKIT_HD void row_taps(const T* s, const T* w, int taps, T (&acc)[R]) {
+  constexpr int U = kTapChunk<T>, B = R + U;
+  static_assert(R % U == 0 && B % U == 0, "ring groups must be whole vectors");
+  T ring[B];
+  CONVKIT_UNROLL
+  for (int i = 0; i < R; i += U) {
+    T v[U];
+    load_chunk<T, U>(s + i, v);
+    CONVKIT_UNROLL
+    for (int e = 0; e < U; ++e) ring[i + e] = v[e];
+  }
+  const int nch = taps / U;
+  int c = 0;
+  for (; c + B / U <= nch; c += B / U) ring_steps<T, R, U, 0, false>(s, w, c, nch, ring, acc);
+  ring_steps<T, R, U, 0, true>(s, w, c, nch, ring, acc);
+}
+
+/// Windowed variant of row_taps (no ring): each step loads a whole window
+/// of R + kWindowTaps samples and kWindowTaps taps, then R·kWindowTaps FMAs.
+/// Fewer live registers than the ring (higher occupancy).
+template <class T, int R>
+CONVKIT_HD void row_taps_window(const T* s, const T* w, int taps, T (&acc)[R]) {
+  constexpr int U = kWindowTaps;
+  for (int kb = 0; kb < taps; kb += U) {
+    T v[R + U];
+    load_chunk<T, R + U>(s + kb, v);
     T wv[U];
     load_chunk<T, U>(w + kb, wv);
     CONVKIT_UNROLL
@@ -345,18 +461,109 @@ CONVKIT_HD void row_taps(const T* s, const T* w, int k, T (&acc)[kRx]) {
       for (int r = 0; r < R; ++r) acc[r] += wv[u] * v[r + u];
     }
   }
-  const int rem = k - kb;
-  if (rem > 0) {  // the last k % U taps, guarded so nothing past the window is read
-    T v[R + U - 1];
-    CONVKIT_UNROLL
-    for (int q = 0; q < R + U - 1; ++q) v[q] = q < R + rem - 1 ? s[kb + q] : T(0);
-    CONVKIT_UNROLL
-    for (int u = 0; u < U; ++u) {
-      if (u < rem) {
-        const T wu = w[kb + u];
-        CONVKIT_UNROLL
-        for (int r = 0; r < R; ++r) acc[r] += wu * v[r + u];
+}
+
+template <bool Ring, class T, int R>
+CONVKIT_HD void row_taps_any(const T* s, const T* w, int taps, T (&acc)[R]) {
+  if constexpr (Ring)
+    row_taps<T, R>(s, w, taps, acc);
+  else
+    row_taps_window<T, R>(s, w, taps, acc);
+}
+
+/// long1d / plane2d tile load: rows [by, by + g.in_h) and columns
+/// [bx, bx + g.in_w) of the boundary-extended plane xp (p.in[1] rows of
+/// p.in[2]; 1-D: one row) into sx with row pitch g.pitch; bx and g.in_w are
+/// multiples of kTileAlign. Each thread moves kTileAlign-element chunks, a
+/// batch of kLoadBatch read before any is written (bytes in flight). A tile
+/// wholly inside the plane, with rows that are 16-byte aligned, takes the
+/// fast path: plain vector loads, no folding. Otherwise a chunk inside its
+/// row is still one vector when alignment allows, else it is read element by
+/// element through fold_clamped.
+constexpr int kLoadBatch = 4;
+
+template <class T>
+CONVKIT_HD void load_tile_chunks(const DirectGeom& g, const ConvProblem& p, const T* xp, i64 by, i64 bx, int tid,
+                                 T* sx) {
+  constexpr int V = kTileAlign;
+  const i64 W = p.in[2];
+  const bool vec = W % V == 0 && aligned16(xp);
+  const int cw = static_cast<int>(g.in_w / V), total = static_cast<int>(g.in_h) * cw;
+  const int pitch = static_cast<int>(g.pitch);
+  if (vec && by >= 0 && by + g.in_h <= p.in[1] && bx >= 0 && bx + g.in_w <= W) {
+    const T* src = xp + by * W + bx;
+    for (int base = 0; base < total; base += kLoadBatch * g.threads) {
+      T v[kLoadBatch][V];
+      CONVKIT_UNROLL
+      for (int b = 0; b < kLoadBatch; ++b) {
+        const int j = base + b * g.threads + tid;
+        if (j < total) load_chunk<T, V>(src + (j / cw) * W + (j % cw) * V, v[b]);
       }
+      CONVKIT_UNROLL
+      for (int b = 0; b < kLoadBatch; ++b) {
+        const int j = base + b * g.threads + tid;
+        if (j < total) store_chunk<T, V>(sx + (j / cw) * pitch + (j % cw) * V, v[b]);
+      }
+    }
+    return;
+  }
+  for (int base = 0; base < total; base += kLoadBatch * g.threads) {
+    T v[kLoadBatch][V];
+    CONVKIT_UNROLL
+    for (int b = 0; b < kLoadBatch; ++b) {
+      const int j = base + b * g.threads + tid;
+      if (j >= total) break;
+      const int r = j / cw, c = (j % cw) * V;
+      const i64 qy = fold_clamped(by + r, p.in[1], p.pad_lo[1], p.pad_hi[1], p.boundary);
+      const i64 qx = bx + c;
+      if (vec && qy >= 0 && qx >= 0 && qx + V <= W) {
+        load_chunk<T, V>(xp + qy * W + qx, v[b]);
+      } else {
+        CONVKIT_UNROLL
+        for (int e = 0; e < V; ++e) {
+          const i64 q = fold_clamped(qx + e, W, p.pad_lo[2], p.pad_hi[2], p.boundary);
+          v[b][e] = (qy < 0 || q < 0) ? T(0) : xp[qy * W + q];
+        }
+      }
+    }
+    CONVKIT_UNROLL
+    for (int b = 0; b < kLoadBatch; ++b) {
+      const int j = base + b * g.threads + tid;
+      if (j >= total) break;
+      store_chunk<T, V>(sx + (j / cw) * pitch + (j % cw) * V, v[b]);
+    }
+  }
+}
+
+/// long1d / plane2d output store: the staged tile_h x tile_w outputs (rows
+/// g.tile_w apart in shared memory) to rows of length O of yp starting at
+/// (oy0, ox0), in 4-element chunks: vectors where the chunk is whole and
+/// `vec` holds, else the elements inside the output.
+template <class T>
+CONVKIT_HD void store_tile_chunks(const DirectGeom& g, i64 O1, i64 O, T* yp, i64 oy0, i64 ox0, int tid,
+                                  const T* sy) {
+  constexpr int V = kTileAlign;
+  const bool vec = O % V == 0 && aligned16(yp);
+  const int cw = static_cast<int>(g.tile_w / V), total = static_cast<int>(g.tile_h) * cw;
+  if (vec && oy0 + g.tile_h <= O1 && ox0 + g.tile_w <= O) {  // whole tile inside: plain vectors
+    T* dst = yp + oy0 * O + ox0;
+    for (int j = tid; j < total; j += g.threads) {
+      T v[V];
+      load_chunk<T, V>(sy + j * V, v);  // staging rows are g.tile_w = cw·V apart
+      store_chunk<T, V>(dst + (j / cw) * O + (j % cw) * V, v);
+    }
+    return;
+  }
+  for (int j = tid; j < total; j += g.threads) {
+    const int r = j / cw, c = (j % cw) * V;
+    const i64 oy = oy0 + r, ox = ox0 + c;
+    if (oy >= O1 || ox >= O) continue;
+    T v[V];
+    load_chunk<T, V>(sy + r * g.tile_w + c, v);
+    if (vec && ox + V <= O) {
+      store_chunk<T, V>(yp + oy * O + ox, v);
+    } else {
+      for (int e = 0; e < V && ox + e < O; ++e) yp[oy * O + ox + e] = v[e];
     }
   }
 }
@@ -372,34 +579,32 @@ CONVKIT_HD void long1d_load(const DirectGeom& g, const ConvProblem& p, const T* 
   const T* xr = x + (n * p.C + kc / p.Kg()) * L;  // C/G == 1: group g reads channel g
   const T* wr = w + kc * k;
   T* sw = sm + g.w_off;
-  T* sx = sm + g.x_off;
-  for (i64 j = tid; j < k; j += g.threads) sw[j] = wr[tap_index(j, k, p.mode)];
-  const i64 base = tile * g.tile_w - p.pad_lo[2];
-  for (i64 j = tid; j < g.in_w; j += g.threads) {
-    const i64 q = fold_clamped(base + j, L, p.pad_lo[2], p.pad_hi[2], p.boundary);
-    sx[j] = q < 0 ? T(0) : xr[q];
+  for (i64 j = tid; j < g.taps; j += g.threads) {
+    const i64 i = j - g.shift;
+    sw[j] = (i >= 0 && i < k) ? wr[tap_index(i, k, p.mode)] : T(0);
   }
+  load_tile_chunks(g, p, xr, 0, tile * g.tile_w - p.pad_lo[2] - g.shift, tid, sm + g.x_off);
 }
 
-template <class T>
+template <class T, bool Ring = false>
 CONVKIT_HD void long1d_compute(const DirectGeom& g, const ConvProblem& p, const T* b, i64 task, int tid, T* sm) {
+  constexpr int R = kRx<T>;
   const i64 kc = (task / g.tiles_x) % p.K;
-  const int j0 = tid * kRx;
-  T acc[kRx];
-  for (int r = 0; r < kRx; ++r) acc[r] = T(0);
-  row_taps<T>(sm + g.x_off + j0, sm + g.w_off, static_cast<int>(p.ker[2]), acc);
+  const int j0 = tid * R;
+  T acc[R];
+  CONVKIT_UNROLL
+  for (int r = 0; r < R; ++r) acc[r] = T(0);
+  row_taps_any<Ring, T, R>(sm + g.x_off + j0, sm + g.w_off, static_cast<int>(g.taps), acc);
   const T bias = b ? b[kc] : T(0);
   CONVKIT_UNROLL
-  for (int r = 0; r < kRx; ++r) sm[g.y_off + j0 + r] = acc[r] + bias;
+  for (int r = 0; r < R; ++r) acc[r] += bias;
+  store_chunk<T, R>(sm + g.y_off + j0, acc);
 }
 
 template <class T>
 CONVKIT_HD void long1d_store(const DirectGeom& g, const ConvProblem& p, T* y, i64 task, int tid, const T* sm) {
   const i64 tile = task % g.tiles_x, row = task / g.tiles_x, O = p.out[2];
-  for (i64 j = tid; j < g.tile_w; j += g.threads) {
-    const i64 o = tile * g.tile_w + j;
-    if (o < O) y[row * O + o] = sm[g.y_off + j];
-  }
+  store_tile_chunks(g, 1, O, y + row * O, 0, tile * g.tile_w, tid, sm + g.y_off);
 }
 
 // ------------------------------------------------------------------ 2-D tiles
@@ -451,34 +656,40 @@ template <class T>
 CONVKIT_HD void plane2d_load(const DirectGeom& g, const ConvProblem& p, const T* x, const T* w, i64 task,
                              int tid, T* sm) {
   const PlaneTask t = plane_task(g, p, task);
-  load_filter2d(p, w + t.k * p.ker[1] * p.ker[2], g.w_pitch, tid, g.threads, sm + g.w_off);
-  load_input_tile(g, p, x + (t.n * p.C + t.k / p.Kg()) * p.in_spatial(), t.oy0, t.ox0, tid, sm + g.x_off);
+  // The flipped filter, each row shifted right by g.shift and zero-padded to g.w_pitch.
+  const T* wk = w + t.k * p.ker[1] * p.ker[2];
+  const int kw = static_cast<int>(p.ker[2]), wp = static_cast<int>(g.w_pitch);
+  const int total = static_cast<int>(p.ker[1]) * wp;
+  for (int j = tid; j < total; j += g.threads) {
+    const int ki = j / wp, kj = j % wp - static_cast<int>(g.shift);
+    sm[g.w_off + j] = (kj >= 0 && kj < kw) ? wk[weight_offset(p, 0, ki, kj)] : T(0);
+  }
+  load_tile_chunks(g, p, x + (t.n * p.C + t.k / p.Kg()) * p.in_spatial(), t.oy0 - p.pad_lo[1],
+                   t.ox0 - p.pad_lo[2] - g.shift, tid, sm + g.x_off);
 }
 
-template <class T>
+template <class T, bool Ring>
 CONVKIT_HD void plane2d_compute(const DirectGeom& g, const ConvProblem& p, const T* b, i64 task, int tid, T* sm) {
+  constexpr int R = kRx<T>;
   const PlaneTask t = plane_task(g, p, task);
   const int tx = tid % kPlaneBx, ty = tid / kPlaneBx;
-  T acc[kRx];
-  for (int r = 0; r < kRx; ++r) acc[r] = T(0);
-  const T* sx = sm + g.x_off + ty * g.pitch + tx * kRx;
-  for (int ki = 0; ki < static_cast<int>(p.ker[1]); ++ki)
-    row_taps<T>(sx + ki * g.pitch, sm + g.w_off + ki * g.w_pitch, static_cast<int>(p.ker[2]), acc);
-  const T bias = b ? b[t.k] : T(0);
-  T* sy = sm + g.y_off + ty * g.tile_w + tx * kRx;
+  T acc[R];
   CONVKIT_UNROLL
-  for (int r = 0; r < kRx; ++r) sy[r] = acc[r] + bias;
+  for (int r = 0; r < R; ++r) acc[r] = T(0);
+  const T* sx = sm + g.x_off + ty * g.pitch + tx * R;
+  const int taps = static_cast<int>(g.taps), pitch = static_cast<int>(g.pitch), wp = static_cast<int>(g.w_pitch);
+  for (int ki = 0; ki < static_cast<int>(p.ker[1]); ++ki)
+    row_taps_any<Ring, T, R>(sx + ki * pitch, sm + g.w_off + ki * wp, taps, acc);
+  const T bias = b ? b[t.k] : T(0);
+  CONVKIT_UNROLL
+  for (int r = 0; r < R; ++r) acc[r] += bias;
+  store_chunk<T, R>(sm + g.y_off + ty * g.tile_w + tx * R, acc);
 }
 
 template <class T>
 CONVKIT_HD void plane2d_store(const DirectGeom& g, const ConvProblem& p, T* y, i64 task, int tid, const T* sm) {
   const PlaneTask t = plane_task(g, p, task);
-  const int W = static_cast<int>(g.tile_w), total = static_cast<int>(g.tile_w * g.tile_h);
-  T* yp = y + t.plane * p.out[1] * p.out[2];
-  for (int j = tid; j < total; j += g.threads) {
-    const i64 oy = t.oy0 + j / W, ox = t.ox0 + j % W;
-    if (oy < p.out[1] && ox < p.out[2]) yp[oy * p.out[2] + ox] = sm[g.y_off + j];
-  }
+  store_tile_chunks(g, p.out[1], p.out[2], y + t.plane * p.out[1] * p.out[2], t.oy0, t.ox0, tid, sm + g.y_off);
 }
 
 template <class T>

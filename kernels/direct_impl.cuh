@@ -29,30 +29,34 @@ __global__ void __launch_bounds__(kGenericThreads, 3)
     y[i] = generic_output(p, x, w, b, i);
 }
 
+// Seven blocks per SM (72 registers): the windowed row_taps fits without
+// spilling its inner loop, and the memory-bound shapes need the occupancy.
 template <class T>
-__global__ void __launch_bounds__(kLong1dThreads)
+__global__ void __launch_bounds__(kLong1dThreads, 7)
     long1d_kernel(DirectGeom g, ConvProblem p, const T* __restrict__ x, const T* __restrict__ w,
                   const T* __restrict__ b, T* __restrict__ y) {
   T* sm = dynamic_smem<T>();
   for (i64 task = blockIdx.x; task < g.tasks; task += gridDim.x) {
     long1d_load(g, p, x, w, task, threadIdx.x, sm);
     __syncthreads();
-    long1d_compute(g, p, b, task, threadIdx.x, sm);
+    long1d_compute<T, false>(g, p, b, task, threadIdx.x, sm);
     __syncthreads();
     long1d_store(g, p, y, task, threadIdx.x, sm);
     __syncthreads();
   }
 }
 
-template <class T>
-__global__ void __launch_bounds__(kPlaneBx * kPlaneBy)
+// Ring: the register ring (about 128 registers) for long kernel rows
+// (g.ring); otherwise the windowed steps at seven blocks per SM.
+template <class T, bool Ring>
+__global__ void __launch_bounds__(kPlaneBx * kPlaneBy, Ring ? 1 : 7)
     plane2d_kernel(DirectGeom g, ConvProblem p, const T* __restrict__ x, const T* __restrict__ w,
                    const T* __restrict__ b, T* __restrict__ y) {
   T* sm = dynamic_smem<T>();
   for (i64 task = blockIdx.x; task < g.tasks; task += gridDim.x) {
     plane2d_load(g, p, x, w, task, threadIdx.x, sm);
     __syncthreads();
-    plane2d_compute(g, p, b, task, threadIdx.x, sm);
+    plane2d_compute<T, Ring>(g, p, b, task, threadIdx.x, sm);
     __syncthreads();
     plane2d_store(g, p, y, task, threadIdx.x, sm);
     __syncthreads();
@@ -120,7 +124,12 @@ void direct_launch(DirectVariant v, const ConvProblem& p, const T* x, const T* w
       CONVKIT_CHECK_LAUNCH();
       return;
     case DirectVariant::Long1d: launch_tiled(long1d_kernel<T>, g, smem, stream, p, x, w, b, y); return;
-    case DirectVariant::Plane2d: launch_tiled(plane2d_kernel<T>, g, smem, stream, p, x, w, b, y); return;
+    case DirectVariant::Plane2d:
+      if (g.ring)
+        launch_tiled(plane2d_kernel<T, true>, g, smem, stream, p, x, w, b, y);
+      else
+        launch_tiled(plane2d_kernel<T, false>, g, smem, stream, p, x, w, b, y);
+      return;
     case DirectVariant::Depthwise2d: launch_tiled(depthwise2d_kernel<T>, g, smem, stream, p, x, w, b, y); return;
     case DirectVariant::SmallChannel2d:
       launch_tiled(smallchannel2d_kernel<T>, g, smem, stream, p, x, w, b, y);

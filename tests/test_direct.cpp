@@ -50,12 +50,17 @@ HostTensor<T> emulate(DirectVariant v, const ConvProblem& p, const HostTensor<T>
     switch (v) {
       case DirectVariant::Long1d:
         each([&](int t) { long1d_load(g, p, x.data(), w.data(), task, t, sm); });
-        each([&](int t) { long1d_compute(g, p, bp, task, t, sm); });
+        each([&](int t) { long1d_compute<T, false>(g, p, bp, task, t, sm); });
         each([&](int t) { long1d_store(g, p, y.data(), task, t, sm); });
         break;
       case DirectVariant::Plane2d:
         each([&](int t) { plane2d_load(g, p, x.data(), w.data(), task, t, sm); });
-        each([&](int t) { plane2d_compute(g, p, bp, task, t, sm); });
+        each([&](int t) {
+          if (g.ring)
+            plane2d_compute<T, true>(g, p, bp, task, t, sm);
+          else
+            plane2d_compute<T, false>(g, p, bp, task, t, sm);
+        });
         each([&](int t) { plane2d_store(g, p, y.data(), task, t, sm); });
         break;
       case DirectVariant::Depthwise2d:
@@ -177,42 +182,47 @@ TEST(DirectIndexing, SmallHelpers) {
   EXPECT_EQ(pow2_between(1, 4, 32), 4);
   EXPECT_EQ(pow2_between(5, 4, 32), 8);
   EXPECT_EQ(pow2_between(1000, 4, 32), 32);
-  for (std::int64_t wdt = 1; wdt < 400; ++wdt) {
-    const std::int64_t pt = conflict_free_pitch(wdt);
-    EXPECT_GE(pt, wdt);
-    EXPECT_LT(pt, wdt + 40);
-    EXPECT_EQ(pt % 32, 8);
+  for (std::int64_t pad = 0; pad < 40; ++pad) {
+    const std::int64_t s = tap_shift(pad);
+    EXPECT_GE(s, 0);
+    EXPECT_LT(s, kTileAlign);
+    EXPECT_EQ((pad + s) % kTileAlign, 0);
   }
 }
 
-// The register-blocked layouts promise one wavefront per warp-wide shared
-// load: 32 lanes on 32 distinct 4-byte banks (f32), and for 8-byte elements
-// each half-warp on 16 distinct bank pairs.
-TEST(DirectIndexing, RegisterBlockedLoadsAreBankConflictFree) {
-  auto distinct = [](const std::vector<std::int64_t>& addr, int lanes, int elem) {
-    for (std::size_t base = 0; base < addr.size(); base += lanes) {
-      std::set<std::int64_t> banks;
-      for (int l = 0; l < lanes; ++l) banks.insert((addr[base + l] * elem / 4) % 32 / (elem / 4));
-      if (static_cast<int>(banks.size()) != lanes) return false;
+// The register-blocked layouts read and write shared memory with 16-byte
+// vectors, which the hardware serves a quarter-warp (8 lanes) at a time: the
+// 8 lanes of each phase must touch 8 distinct 16-byte bank groups for one
+// wavefront per phase. Checked for the compute windows (long1d: consecutive
+// threads; plane2d: a tile row of kPlaneBx threads, any pitch) and the
+// output staging, for both element sizes.
+TEST(DirectIndexing, RegisterBlockedVectorAccessesAreBankConflictFree) {
+  auto distinct = [](const std::vector<std::int64_t>& addr, int elem) {
+    for (std::size_t base = 0; base < addr.size(); base += 8) {
+      std::set<std::int64_t> groups;
+      for (int l = 0; l < 8; ++l) groups.insert(addr[base + l] * elem / 16 % 8);
+      if (groups.size() != 8) return false;
     }
     return true;
   };
   for (int elem : {4, 8}) {
-    const int lanes = elem == 4 ? 32 : 16;
+    const int rx = rx_for(elem);
+    EXPECT_EQ(rx * elem % 16, 0);
+    EXPECT_EQ(tap_chunk_for(elem) * elem, 16);
+    EXPECT_EQ(rx % tap_chunk_for(elem), 0);
     std::vector<std::int64_t> a1;
-    for (int tid = 0; tid < kLong1dThreads; ++tid) a1.push_back(tid * kRx + 3);
-    EXPECT_TRUE(distinct(a1, lanes, elem)) << "long1d, elem " << elem;
-    for (std::int64_t width : {120 + 2, 120 + 30, 120 + 7, 120 + 64}) {
-      const std::int64_t pitch = conflict_free_pitch(width);
+    for (int tid = 0; tid < kLong1dThreads; ++tid) a1.push_back(tid * rx + 8);
+    EXPECT_TRUE(distinct(a1, elem)) << "long1d, elem " << elem;
+    for (std::int64_t pitch : {160 + 8, 160 + 32, 144 + 16, 144 + 40}) {
       for (int ki : {0, 1, 5}) {
         std::vector<std::int64_t> a2, st;
         for (int tid = 0; tid < kPlaneBx * kPlaneBy; ++tid) {
           const int tx = tid % kPlaneBx, ty = tid / kPlaneBx;
-          a2.push_back((ty + ki) * pitch + tx * kRx + 2);
-          st.push_back(ty * kPlaneBx * kRx + tx * kRx);
+          a2.push_back((ty + ki) * pitch + tx * rx + 16);
+          st.push_back(ty * kPlaneBx * rx + tx * rx);
         }
-        EXPECT_TRUE(distinct(a2, lanes, elem)) << "plane2d loads, elem " << elem << " pitch " << pitch;
-        EXPECT_TRUE(distinct(st, lanes, elem)) << "plane2d staging, elem " << elem;
+        EXPECT_TRUE(distinct(a2, elem)) << "plane2d loads, elem " << elem << " pitch " << pitch;
+        EXPECT_TRUE(distinct(st, elem)) << "plane2d staging, elem " << elem;
       }
     }
   }
@@ -262,6 +272,15 @@ TEST(DirectGeometry, TilesCoverOutputsAndRegionsAreAligned) {
                   EXPECT_EQ(g.x_off % 4, 0);
                   EXPECT_EQ(g.y_off % 4, 0);
                   if (v == DirectVariant::Plane2d) EXPECT_EQ(g.w_pitch % 4, 0);
+                  if (v == DirectVariant::Long1d || v == DirectVariant::Plane2d) {
+                    // Vector windows: tile origin, widths and taps keep 4-element alignment.
+                    EXPECT_EQ(g.taps % detail::direct::tap_chunk_for(elem), 0);
+                    EXPECT_GE(g.taps, g.shift + p.ker[2]);
+                    EXPECT_EQ(g.tile_w % kTileAlign, 0);
+                    EXPECT_EQ(g.pitch % kTileAlign, 0);
+                    EXPECT_EQ((p.pad_lo[2] + g.shift) % kTileAlign, 0);
+                    EXPECT_GE(g.in_w, static_cast<std::int64_t>(g.tile_w) + g.taps);
+                  }
                   EXPECT_LE(g.threads, 1024);
                 }
               }

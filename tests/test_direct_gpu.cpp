@@ -100,6 +100,8 @@ void check_sampled(Context& ctx, const std::string& name, const ConvSpec& spec, 
   std::vector<std::int64_t> idx;
   for (std::int64_t i = 0; i < 64 && i < ny; ++i) idx.push_back(i), idx.push_back(ny - 1 - i);
   for (std::int64_t e : {std::int64_t(119), std::int64_t(120), std::int64_t(1919), std::int64_t(1920),
+                         std::int64_t(143), std::int64_t(144), std::int64_t(159), std::int64_t(160),
+                         std::int64_t(2303), std::int64_t(2304), std::int64_t(2559), std::int64_t(2560),
                          p.out[2] - 1, p.out[2], p.out[1] * p.out[2] - 1})
     if (e >= 0 && e < ny) idx.push_back(e);
   std::mt19937_64 rng(7);

@@ -159,7 +159,9 @@ void measure(const Env& env, const CaseData<T>& d, Row& r, const std::function<v
   const std::vector<double> got_first = gather(env.stream, out, out_idx);
   const SampleCheck first = check_samples(got_first, d.ref, d.mag, d.tol);
 
-  r.reps = reps_within_budget(opt.reps, median(warm) * 1e-3, opt.row_budget_s, 10);
+  // A full run keeps every requested run (the medians are over at least
+  // --reps runs); only --quick trades runs for time, down to 10.
+  r.reps = reps_within_budget(opt.reps, median(warm) * 1e-3, opt.row_budget_s, opt.quick ? 10 : opt.reps);
   poison(env.stream, out, out_bytes);
   const std::vector<double> ms = time_runs(env.stream, r.reps, [&] { env.flusher.flush(); }, run_fn);
   const std::vector<double> got_last = gather(env.stream, out, out_idx);

@@ -50,8 +50,9 @@ usage: convkit-bench [options]
                        on; a case whose matrix (CSR plus source-tap map, as
                        toeplitz::info sizes it) exceeds X GB is skipped
                        (default 16)
-  --row-budget-s X     a row whose runs would take longer than X seconds gets
-                       fewer runs (never fewer than 10; default 5, --quick 1)
+  --row-budget-s X     with --quick, a row whose runs would take longer than X
+                       seconds gets fewer runs (never fewer than 10; default 1);
+                       a full run always times --reps runs
   --list               print the cases and exit (needs no GPU)
   --help               this text
 

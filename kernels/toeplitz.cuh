@@ -8,9 +8,16 @@
 // U0(o0) × U1(o1) × U2(o2), where Ua(o) is the sorted set of distinct input
 // indices output o reads on axis a after folding, and each of those nonzeros
 // sums the weight taps whose folded indices coincide (Reflect / Replicate
-// edges, Circular with a kernel wider than the input). The per-axis sets are
-// small host-built tables (AxisTables); the functors combine them into CSR
-// rows whose column indices come out sorted and unique by construction.
+// edges, Circular with a kernel wider than the input). The functors combine
+// the per-axis sets into CSR rows whose column indices come out sorted and
+// unique by construction.
+//
+// Along each axis only the border outputs (some tap outside [0, D)) need
+// tables: an interior output o reads the k distinct inputs o·s - pad_lo + i·dil
+// in ascending order, input i through tap i (flipped for convolution), which
+// axis_row() computes. The tables (AxisTables, built on the host) therefore
+// hold O(border outputs · k) entries per axis, not O(O·k): a 'same'-padded
+// 1-D signal needs at most about 3·k² entries whatever its length.
 //
 // Values are never computed from the pattern directly: the build writes a
 // per-nonzero source-tap map (flat weight indices; a segmented list when some
@@ -38,22 +45,79 @@ struct ContextState;
 
 namespace convkit::detail::toeplitz {
 
-/// Read-only view of the per-axis tables (host or device pointers) plus the
-/// sizes the functors need. Trivially copyable: functors hold it by value.
-/// For axis a and output index o, entries e in [u_ptr[a][o], u_ptr[a][o+1])
-/// are the distinct input indices u[a][e] (ascending); entry e sums the kernel
-/// taps t[a][t_ptr[a][e] .. t_ptr[a][e+1]) (flip already applied).
+/// Read-only view of the per-axis structure (tables in host or device memory)
+/// plus the sizes the functors need. Trivially copyable: functors hold it by
+/// value.
+///
+/// Axis a's outputs split into a low border [0, ilo[a]), an interior
+/// [ilo[a], ihi[a]) and a high border [ihi[a], out[a]); an empty interior has
+/// ilo[a] == ihi[a] == out[a] (every output is then in the low border). Border
+/// outputs are numbered b = 0, 1, ... in output order, skipping the interior;
+/// border output b's entries e in [u_ptr[a][b], u_ptr[a][b+1]) are its
+/// distinct input indices u[a][e] (ascending), entry e summing the kernel taps
+/// t[a][t_ptr[a][e] .. t_ptr[a][e+1]) (flip already applied). Read them
+/// through axis_row(), which also covers the interior.
 struct Pattern {
   const std::int64_t* u_ptr[3];
   const std::int64_t* u[3];
   const std::int64_t* t_ptr[3];
   const std::int64_t* t[3];
+  std::int64_t ilo[3], ihi[3];  ///< interior output range per axis
+  std::int64_t stride[3], dil[3], pad_lo[3], ker[3];
+  Mode mode;
   std::int64_t out1, out2, Q;  ///< output sizes of slots 1, 2 and ΠO
   std::int64_t in1, in2, P;    ///< input sizes of slots 1, 2 and ΠD
-  std::int64_t ker1, ker2, R;  ///< kernel sizes of slots 1, 2 and Πk
+  std::int64_t R;              ///< Πk
   std::int64_t Cg, Kg;
   bool single;                 ///< every nonzero reads exactly one tap
 };
+
+/// The reads of one output along one axis: n entries m = 0..n-1, entry m the
+/// distinct input index input(m) (ascending in m), summing the taps
+/// tap(j) for j in [tap_begin(m), tap_end(m)). For an interior output these
+/// are computed; for a border output they come from the tables.
+struct AxisRow {
+  bool interior;
+  std::int64_t n;
+  // Interior: entry m reads input first + m·dil through tap m of k (mode
+  // applies the flip).
+  std::int64_t first, dil, k;
+  Mode mode;
+  // Border: this output's slice of the axis's tables.
+  const std::int64_t* u;      ///< [n] input indices
+  const std::int64_t* t_ptr;  ///< [n + 1] offsets into t
+  const std::int64_t* t;      ///< the axis's whole tap table
+
+  CONVKIT_HD std::int64_t input(std::int64_t m) const { return interior ? first + m * dil : u[m]; }
+  CONVKIT_HD std::int64_t tap_begin(std::int64_t m) const { return interior ? m : t_ptr[m]; }
+  CONVKIT_HD std::int64_t tap_end(std::int64_t m) const { return interior ? m + 1 : t_ptr[m + 1]; }
+  CONVKIT_HD std::int64_t tap(std::int64_t j) const { return interior ? tap_index(j, k, mode) : t[j]; }
+  /// Taps read over all entries.
+  CONVKIT_HD std::int64_t taps() const { return interior ? n : t_ptr[n] - t_ptr[0]; }
+};
+
+/// Output o's reads along axis a.
+CONVKIT_HD AxisRow axis_row(const Pattern& p, int a, std::int64_t o) {
+  AxisRow r{};
+  r.k = p.ker[a];
+  r.mode = p.mode;
+  if (o >= p.ilo[a] && o < p.ihi[a]) {
+    r.interior = true;
+    r.n = p.ker[a];
+    r.first = o * p.stride[a] - p.pad_lo[a];
+    r.dil = p.dil[a];
+    return r;
+  }
+  // Border number: the high border continues after the low one.
+  const std::int64_t b = o < p.ilo[a] ? o : o - (p.ihi[a] - p.ilo[a]);
+  const std::int64_t e = p.u_ptr[a][b];
+  r.interior = false;
+  r.n = p.u_ptr[a][b + 1] - e;
+  r.u = p.u[a] + e;
+  r.t_ptr = p.t_ptr[a] + e;
+  r.t = p.t[a];
+  return r;
+}
 
 /// Output coordinates (k, o0, o1, o2) of row r.
 struct RowCoord {
@@ -67,19 +131,13 @@ CONVKIT_HD RowCoord row_coord(const Pattern& p, std::int64_t r) {
 /// Nonzeros of row r: Cg · |U0(o0)| · |U1(o1)| · |U2(o2)|.
 CONVKIT_HD std::int64_t row_nnz(const Pattern& p, std::int64_t r) {
   const RowCoord c = row_coord(p, r);
-  const std::int64_t o[3] = {c.o0, c.o1, c.o2};
-  std::int64_t n = p.Cg;
-  for (int a = 0; a < 3; ++a) n *= p.u_ptr[a][o[a] + 1] - p.u_ptr[a][o[a]];
-  return n;
+  return p.Cg * axis_row(p, 0, c.o0).n * axis_row(p, 1, c.o1).n * axis_row(p, 2, c.o2).n;
 }
 
 /// Source-tap entries of row r: Cg · Π (taps read on each axis).
 CONVKIT_HD std::int64_t row_taps(const Pattern& p, std::int64_t r) {
   const RowCoord c = row_coord(p, r);
-  const std::int64_t o[3] = {c.o0, c.o1, c.o2};
-  std::int64_t n = p.Cg;
-  for (int a = 0; a < 3; ++a) n *= p.t_ptr[a][p.u_ptr[a][o[a] + 1]] - p.t_ptr[a][p.u_ptr[a][o[a]]];
-  return n;
+  return p.Cg * axis_row(p, 0, c.o0).taps() * axis_row(p, 1, c.o1).taps() * axis_row(p, 2, c.o2).taps();
 }
 
 /// Row length, as the CSR index type (thrust::transform writes it before the scan).
@@ -115,25 +173,24 @@ struct RowFill {
     const std::int64_t g = rc.k / p.Kg;
     std::int64_t j = static_cast<std::int64_t>(row_ptr[r]);
     std::int64_t t = p.single ? 0 : static_cast<std::int64_t>(row_tap_ptr[r]);
-    const std::int64_t e0b = p.u_ptr[0][rc.o0], e0e = p.u_ptr[0][rc.o0 + 1];
-    const std::int64_t e1b = p.u_ptr[1][rc.o1], e1e = p.u_ptr[1][rc.o1 + 1];
-    const std::int64_t e2b = p.u_ptr[2][rc.o2], e2e = p.u_ptr[2][rc.o2 + 1];
+    const AxisRow a0 = axis_row(p, 0, rc.o0), a1 = axis_row(p, 1, rc.o1), a2 = axis_row(p, 2, rc.o2);
+    const std::int64_t ker1 = p.ker[1], ker2 = p.ker[2];
     for (std::int64_t c = 0; c < p.Cg; ++c) {
       const std::int64_t col_base = (g * p.Cg + c) * p.P;
       const std::int64_t w_base = (rc.k * p.Cg + c) * p.R;
-      for (std::int64_t e0 = e0b; e0 < e0e; ++e0)
-        for (std::int64_t e1 = e1b; e1 < e1e; ++e1)
-          for (std::int64_t e2 = e2b; e2 < e2e; ++e2) {
-            cols[j] = static_cast<I>(col_base + (p.u[0][e0] * p.in1 + p.u[1][e1]) * p.in2 + p.u[2][e2]);
+      for (std::int64_t e0 = 0; e0 < a0.n; ++e0)
+        for (std::int64_t e1 = 0; e1 < a1.n; ++e1)
+          for (std::int64_t e2 = 0; e2 < a2.n; ++e2) {
+            cols[j] = static_cast<I>(col_base + (a0.input(e0) * p.in1 + a1.input(e1)) * p.in2 + a2.input(e2));
             if (p.single) {
-              taps[j] = static_cast<I>(w_base + (p.t[0][p.t_ptr[0][e0]] * p.ker1 + p.t[1][p.t_ptr[1][e1]]) * p.ker2 +
-                                       p.t[2][p.t_ptr[2][e2]]);
+              taps[j] = static_cast<I>(w_base + (a0.tap(a0.tap_begin(e0)) * ker1 + a1.tap(a1.tap_begin(e1))) * ker2 +
+                                       a2.tap(a2.tap_begin(e2)));
             } else {
               tap_ptr[j] = static_cast<I>(t);
-              for (std::int64_t a = p.t_ptr[0][e0]; a < p.t_ptr[0][e0 + 1]; ++a)
-                for (std::int64_t b = p.t_ptr[1][e1]; b < p.t_ptr[1][e1 + 1]; ++b)
-                  for (std::int64_t d = p.t_ptr[2][e2]; d < p.t_ptr[2][e2 + 1]; ++d)
-                    taps[t++] = static_cast<I>(w_base + (p.t[0][a] * p.ker1 + p.t[1][b]) * p.ker2 + p.t[2][d]);
+              for (std::int64_t x = a0.tap_begin(e0); x < a0.tap_end(e0); ++x)
+                for (std::int64_t y = a1.tap_begin(e1); y < a1.tap_end(e1); ++y)
+                  for (std::int64_t z = a2.tap_begin(e2); z < a2.tap_end(e2); ++z)
+                    taps[t++] = static_cast<I>(w_base + (a0.tap(x) * ker1 + a1.tap(y)) * ker2 + a2.tap(z));
             }
             ++j;
           }
@@ -178,15 +235,20 @@ struct AxisSums {
 /// border outputs are enumerated. Cost O(border outputs · k log k).
 CONVKIT_EXPORT AxisSums axis_sums(const ConvProblem& p, int slot);
 
-/// The per-axis tables of p, all three axes packed into one int64 array
-/// (`blob`) so a single copy moves them to the device.
+/// The per-axis tables of p's border outputs (see Pattern), all three axes
+/// packed into one int64 array (`blob`) so a single copy moves them to the
+/// device. Per axis: u_ptr [borders + 1], u [entries], t_ptr [entries + 1],
+/// t [taps], counted over the border outputs only.
 struct AxisTables {
   std::vector<std::int64_t> blob;
   std::int64_t off_u_ptr[3] = {0, 0, 0}, off_u[3] = {0, 0, 0}, off_t_ptr[3] = {0, 0, 0}, off_t[3] = {0, 0, 0};
+  std::int64_t ilo[3] = {0, 0, 0}, ihi[3] = {0, 0, 0};  ///< interior output range per axis
   bool single = true;
+  /// Border outputs of axis a: out[a] - (ihi[a] - ilo[a]).
+  std::int64_t borders(const ConvProblem& p, int a) const { return p.out[a] - (ihi[a] - ilo[a]); }
 };
 
-/// Builds the tables (host memory, O(Σ_a O_a·k_a)).
+/// Builds the tables (host memory, O(Σ_a border outputs · k_a)).
 CONVKIT_EXPORT AxisTables make_axis_tables(const ConvProblem& p);
 
 /// The functors' view of p over tables whose blob lives at `base` (the host
@@ -197,10 +259,14 @@ CONVKIT_EXPORT Pattern make_pattern(const ConvProblem& p, const AxisTables& t, c
 /// when `width` is I32 and the matrix does not fit 32-bit indices.
 ::convkit::toeplitz::Info make_info(const ConvProblem& p, DType t, ::convkit::toeplitz::IndexWidth width);
 
+/// Device scratch the build of `info` keeps live besides the matrix: the
+/// tables and, for multi-tap matrices, the per-row tap offsets.
+CONVKIT_EXPORT std::size_t build_scratch_bytes(const ::convkit::toeplitz::Info& info, const AxisTables& tables);
+
 /// The budget rule: throws NotSupported, naming the bytes the matrix (and
 /// `scratch` bytes of build scratch) would need and the budget, when they
 /// exceed `budget`. `budget_what` says where the budget comes from.
-void check_budget(const ::convkit::toeplitz::Info& info, std::size_t scratch, std::size_t budget,
+CONVKIT_EXPORT void check_budget(const ::convkit::toeplitz::Info& info, std::size_t scratch, std::size_t budget,
                   const std::string& budget_what);
 
 /// Device build for a validated problem (values from device weights w, or

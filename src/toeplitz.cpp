@@ -1,6 +1,7 @@
 // convkit::toeplitz: the convolution's explicit sparse matrix on the host and
-// the device. This file holds the host side: the per-axis pattern tables and
-// the closed-form sizes (Info) they imply, the memory-budget rule, the host
+// the device. This file holds the host side: the per-axis pattern tables (of
+// the border outputs only; interior outputs are computed) and the closed-form
+// sizes (Info) they imply, the memory-budget rule, the host
 // Matrix (build, products, refill, dense view, Matrix Market I/O) and the
 // DeviceMatrix wrapper. The Thrust build itself lives in
 // kernels/toeplitz_build.cu and runs the functors of kernels/toeplitz.cuh
@@ -132,14 +133,26 @@ std::int64_t distinct(const std::vector<std::pair<std::int64_t, std::int64_t>>& 
   return n;
 }
 
-// Outputs [lo, hi] whose taps all lie inside the input: they read k distinct
-// elements, one tap each, whatever the boundary mode.
+// Outputs [ilo, ihi) whose taps all lie inside the input: they read k distinct
+// elements, one tap each, whatever the boundary mode. An empty range is
+// returned as [O, O), so every output counts as a (low) border output; the
+// tables, axis_sums and the functors' axis_row all rely on that convention.
+// pad_lo >= 0 (validated), so the divisions below round as intended.
 std::pair<std::int64_t, std::int64_t> interior(const ConvProblem& p, int slot) {
-  const std::int64_t s = p.stride[slot], pad = p.pad_lo[slot];
-  const std::int64_t lo = (pad + s - 1) / s;
+  const std::int64_t s = p.stride[slot], pad = p.pad_lo[slot], O = p.out[slot];
+  // First output with o·s - pad >= 0; last with o·s - pad + (k-1)·dil <= D - 1.
+  const std::int64_t lo = pad / s + (pad % s != 0);
   const std::int64_t num = p.in[slot] - 1 - (p.ker[slot] - 1) * p.dilation[slot] + pad;
-  const std::int64_t hi = num < 0 ? -1 : std::min(num / s, p.out[slot] - 1);
-  return {lo, hi};
+  const std::int64_t hi = num < 0 ? -1 : std::min(num / s, O - 1);
+  if (lo > hi) return {O, O};
+  return {lo, hi + 1};
+}
+
+// Calls f(o) for axis `slot`'s border outputs, in ascending order.
+template <class F>
+void for_each_border(const ConvProblem& p, int slot, std::int64_t ilo, std::int64_t ihi, F&& f) {
+  for (std::int64_t o = 0; o < ilo; ++o) f(o);
+  for (std::int64_t o = ihi; o < p.out[slot]; ++o) f(o);
 }
 
 template <class T>
@@ -202,31 +215,29 @@ std::unique_ptr<ToeplitzHostStorage<T>> build_host_typed(const ConvProblem& p, c
 
 AxisSums axis_sums(const ConvProblem& p, int slot) {
   AxisSums sums;
-  const auto [lo, hi] = interior(p, slot);
+  const auto [ilo, ihi] = interior(p, slot);
   std::vector<std::pair<std::int64_t, std::int64_t>> r;
-  auto border = [&](std::int64_t o) {
+  for_each_border(p, slot, ilo, ihi, [&](std::int64_t o) {
     axis_reads(p, slot, o, r);
     sums.entries = add_sat(sums.entries, distinct(r));
     sums.taps = add_sat(sums.taps, static_cast<std::int64_t>(r.size()));
-  };
-  if (hi < lo) {
-    for (std::int64_t o = 0; o < p.out[slot]; ++o) border(o);
-    return sums;
-  }
-  for (std::int64_t o = 0; o < lo; ++o) border(o);
-  for (std::int64_t o = hi + 1; o < p.out[slot]; ++o) border(o);
-  const std::int64_t inner = mul_sat(hi - lo + 1, p.ker[slot]);
+  });
+  const std::int64_t inner = mul_sat(ihi - ilo, p.ker[slot]);
   sums.entries = add_sat(sums.entries, inner);
   sums.taps = add_sat(sums.taps, inner);
   return sums;
 }
 
+// The same border outputs and the same axis_reads as axis_sums, so the tables
+// and the closed form cannot disagree; interior outputs get no entries here
+// (axis_row computes them).
 AxisTables make_axis_tables(const ConvProblem& p) {
   AxisTables t;
   std::vector<std::pair<std::int64_t, std::int64_t>> r;
   for (int a = 0; a < 3; ++a) {
+    std::tie(t.ilo[a], t.ihi[a]) = interior(p, a);
     std::vector<std::int64_t> u_ptr{0}, u, t_ptr{0}, taps;
-    for (std::int64_t o = 0; o < p.out[a]; ++o) {
+    for_each_border(p, a, t.ilo[a], t.ihi[a], [&](std::int64_t o) {
       axis_reads(p, a, o, r);
       for (std::size_t i = 0; i < r.size(); ++i) {
         if (i == 0 || r[i].first != r[i - 1].first) {
@@ -239,7 +250,7 @@ AxisTables make_axis_tables(const ConvProblem& p) {
       }
       if (!r.empty()) t_ptr.push_back(static_cast<std::int64_t>(taps.size()));
       u_ptr.push_back(static_cast<std::int64_t>(u.size()));
-    }
+    });
     auto append = [&](const std::vector<std::int64_t>& v) {
       const auto off = static_cast<std::int64_t>(t.blob.size());
       t.blob.insert(t.blob.end(), v.begin(), v.end());
@@ -260,15 +271,20 @@ Pattern make_pattern(const ConvProblem& p, const AxisTables& t, const std::int64
     pat.u[a] = base + t.off_u[a];
     pat.t_ptr[a] = base + t.off_t_ptr[a];
     pat.t[a] = base + t.off_t[a];
+    pat.ilo[a] = t.ilo[a];
+    pat.ihi[a] = t.ihi[a];
+    pat.stride[a] = p.stride[a];
+    pat.dil[a] = p.dilation[a];
+    pat.pad_lo[a] = p.pad_lo[a];
+    pat.ker[a] = p.ker[a];
   }
+  pat.mode = p.mode;
   pat.out1 = p.out[1];
   pat.out2 = p.out[2];
   pat.Q = p.out_spatial();
   pat.in1 = p.in[1];
   pat.in2 = p.in[2];
   pat.P = p.in_spatial();
-  pat.ker1 = p.ker[1];
-  pat.ker2 = p.ker[2];
   pat.R = p.ker_spatial();
   pat.Cg = p.Cg();
   pat.Kg = p.Kg();
@@ -311,6 +327,12 @@ Info make_info(const ConvProblem& p, DType t, IndexWidth width) {
   return in;
 }
 
+std::size_t build_scratch_bytes(const Info& info, const AxisTables& tables) {
+  const std::size_t idx = info.index_width == IndexWidth::I64 ? 8 : 4;
+  const std::size_t table_bytes = bytes_of(static_cast<std::int64_t>(tables.blob.size()), 8);
+  return add_bytes(table_bytes, info.single_tap ? 0 : bytes_of(add_sat(info.rows, 1), idx));
+}
+
 void check_budget(const Info& info, std::size_t scratch, std::size_t budget, const std::string& budget_what) {
   const std::size_t need = add_bytes(info.total_bytes(), scratch);
   CONVKIT_EXPECTS(need <= budget, Status::NotSupported, "toeplitz: the ", info.rows, " x ", info.cols,
@@ -326,12 +348,13 @@ template <class T>
   const Info info = make_info(p, dtype_v<T>, width);
   cudaStream_t stream = ctx->stream();
   const std::size_t idx = info.index_width == IndexWidth::I64 ? 8 : 4;
-  // Budget first, from the closed form: nothing is allocated for a matrix
-  // that cannot fit. The scratch (pattern tables, per-row tap offsets) is
+  // Budget first, from the closed form: nothing is allocated on the device
+  // for a matrix that cannot fit. The scratch (the border-output tables,
+  // O(border outputs · k) entries per axis, and the per-row tap offsets) is
   // counted too: it is live while the matrix is built.
   AxisTables tables = make_axis_tables(p);
   const std::size_t table_bytes = bytes_of(static_cast<std::int64_t>(tables.blob.size()), 8);
-  const std::size_t scratch = add_bytes(table_bytes, info.single_tap ? 0 : bytes_of(add_sat(info.rows, 1), idx));
+  const std::size_t scratch = build_scratch_bytes(info, tables);
   std::size_t free_bytes = 0, total_bytes = 0;
   CONVKIT_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
   std::size_t budget = std::min(max_bytes, ctx->workspace_limit);

@@ -217,15 +217,176 @@ TEST(Toeplitz, AxisTablesGroupFoldedTaps) {
   const auto pat = detail::toeplitz::make_pattern(p, t, t.blob.data());
   EXPECT_FALSE(pat.single);
   // Axis slot 2 (the signal), output 0: inputs {0, 1}; input 1 read by taps {0, 2}.
-  ASSERT_EQ(pat.u_ptr[2][1] - pat.u_ptr[2][0], 2);
-  EXPECT_EQ(pat.u[2][0], 0);
-  EXPECT_EQ(pat.u[2][1], 1);
-  EXPECT_EQ(pat.t_ptr[2][2] - pat.t_ptr[2][1], 2);
+  const auto o0 = detail::toeplitz::axis_row(pat, 2, 0);
+  EXPECT_FALSE(o0.interior);
+  ASSERT_EQ(o0.n, 2);
+  EXPECT_EQ(o0.input(0), 0);
+  EXPECT_EQ(o0.input(1), 1);
+  EXPECT_EQ(o0.tap_end(1) - o0.tap_begin(1), 2);
+  EXPECT_EQ(o0.tap(o0.tap_begin(1)), 0);
+  EXPECT_EQ(o0.tap(o0.tap_begin(1) + 1), 2);
+  // Outputs 1 and 2 are interior (computed, not tabled); 0 and 3 are the borders.
+  EXPECT_EQ(t.ilo[2], 1);
+  EXPECT_EQ(t.ihi[2], 3);
+  EXPECT_EQ(t.borders(p, 2), 2);
+  const auto o2 = detail::toeplitz::axis_row(pat, 2, 2);
+  EXPECT_TRUE(o2.interior);
+  ASSERT_EQ(o2.n, 3);
+  EXPECT_EQ(o2.input(0), 1);
+  EXPECT_EQ(o2.input(2), 3);
+  EXPECT_EQ(o2.tap(o2.tap_begin(2)), 2);
+  EXPECT_EQ(o2.taps(), 3);
+  // Output 3 (high border) reads 2, 3, 4 -> 2: inputs {2, 3}, input 2 by taps {0, 2}.
+  const auto o3 = detail::toeplitz::axis_row(pat, 2, 3);
+  EXPECT_FALSE(o3.interior);
+  ASSERT_EQ(o3.n, 2);
+  EXPECT_EQ(o3.input(0), 2);
+  EXPECT_EQ(o3.input(1), 3);
+  EXPECT_EQ(o3.tap_end(0) - o3.tap_begin(0), 2);
+  EXPECT_EQ(o3.taps(), 3);
   EXPECT_EQ(detail::toeplitz::row_nnz(pat, 0), 2);
   EXPECT_EQ(detail::toeplitz::row_taps(pat, 0), 3);
   const auto sums = detail::toeplitz::axis_sums(p, 2);
   EXPECT_EQ(sums.entries, 10);
   EXPECT_EQ(sums.taps, 12);
+}
+
+// Long 1-D signals: only the k - 1 border outputs of a 'same' convolution are
+// tabled, so the tables stay a few thousand entries whatever the length, and
+// the device build's budget (matrix + build scratch) admits what the matrix
+// itself needs. Nothing of the size of the matrix is built here.
+TEST(Toeplitz, LongSignalTablesCoverOnlyTheBorders) {
+  struct LongCase {
+    int log2_len;
+    std::int64_t k;
+    std::size_t max_entries;
+  };
+  // Per border output at most k entries and k taps, so axis slot 2 holds at
+  // most (b + 1) + b·k + (b·k + 1) + b·k int64s with b = k - 1 border
+  // outputs, and slots 0 and 1 (size 1, no borders) one u_ptr and one t_ptr
+  // each: k = 31 -> 31 + 930 + 931 + 930 + 4 = 2826; k = 7 -> 7 + 42 + 43 + 42 + 4 = 138.
+  const LongCase cases[] = {{24, 31, 2826}, {26, 7, 138}};
+  const std::size_t budget = std::size_t(16) << 30;
+  for (const LongCase& lc : cases)
+    for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate}) {
+      const std::int64_t D = std::int64_t(1) << lc.log2_len, k = lc.k;
+      SCOPED_TRACE("2^" + std::to_string(lc.log2_len) + " k=" + std::to_string(k) + " " + boundary_name(b));
+      const ConvSpec spec = ConvSpec::conv1d().padding(Padding::same()).boundary(b);
+      const ConvProblem p = spec.problem({1, 1, D}, {1, 1, k});
+      const auto t = detail::toeplitz::make_axis_tables(p);
+      EXPECT_EQ(t.borders(p, 2), k - 1);
+      EXPECT_EQ(t.borders(p, 0), 0);
+      EXPECT_EQ(t.borders(p, 1), 0);
+      const std::int64_t nb = k - 1;
+      EXPECT_EQ(static_cast<std::int64_t>(lc.max_entries), (nb + 1) + nb * k + (nb * k + 1) + nb * k + 4);
+      EXPECT_LE(t.blob.size(), lc.max_entries);
+
+      // The pattern over those tables agrees with the independent enumeration
+      // on the border rows and on interior rows spread over the signal.
+      const auto pat = detail::toeplitz::make_pattern(p, t, t.blob.data());
+      const std::vector<double> ones(static_cast<std::size_t>(k), 1.0);
+      std::vector<std::int64_t> rows;
+      for (std::int64_t r = 0; r < k + 2; ++r) rows.push_back(r);
+      for (std::int64_t r = D - k - 2; r < D; ++r) rows.push_back(r);
+      for (std::int64_t r : {D / 3, D / 2, D - 2 * k}) rows.push_back(r);
+      for (std::int64_t r : rows) {
+        const auto want = expected_row(p, ones.data(), r);
+        ASSERT_EQ(detail::toeplitz::row_nnz(pat, r), static_cast<std::int64_t>(want.size())) << "row " << r;
+        double taps = 0;
+        for (const auto& e : want) taps += e.second;
+        ASSERT_EQ(double(detail::toeplitz::row_taps(pat, r)), taps) << "row " << r;
+        const auto a = detail::toeplitz::axis_row(pat, 2, r);
+        auto it = want.begin();
+        for (std::int64_t m = 0; m < a.n; ++m, ++it) ASSERT_EQ(a.input(m), it->first) << "row " << r;
+      }
+
+      // Budget: matrix + scratch (tables, per-row tap offsets) fits 16 GiB.
+      const toeplitz::Info in = toeplitz::info(spec, {1, 1, D}, {1, 1, k}, DType::F32);
+      const std::size_t idx = in.index_width == IndexWidth::I64 ? 8 : 4;
+      const std::size_t scratch = detail::toeplitz::build_scratch_bytes(in, t);
+      EXPECT_EQ(scratch, 8 * t.blob.size() + (in.single_tap ? 0 : std::size_t(in.rows + 1) * idx));
+      EXPECT_NO_THROW(detail::toeplitz::check_budget(in, scratch, budget, "16 GiB"));
+      // The same rule with tables over every output (u_ptr [O + 1], u [S],
+      // t_ptr [S + 1], t [taps] per axis) is what used to refuse these.
+      std::size_t every_output = 0;
+      for (int a = 0; a < 3; ++a) {
+        const auto sums = detail::toeplitz::axis_sums(p, a);
+        every_output += std::size_t(p.out[a] + 1 + 2 * sums.entries + 1 + sums.taps);
+      }
+      const std::size_t old_scratch = scratch - 8 * t.blob.size() + 8 * every_output;
+      EXPECT_THROW(detail::toeplitz::check_budget(in, old_scratch, budget, "16 GiB"), Error);
+    }
+}
+
+// Whole matrices large enough that most rows are interior (computed, not
+// tabled) and both borders are wide: every row against the independent
+// enumeration, T·x and Tᵀ·y against the reference, refills (check_case).
+TEST(Toeplitz, MediumSignalEachBoundaryStrideAndDilation) {
+  std::uint64_t seed = 4000;
+  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate})
+    for (Mode m : {Mode::CrossCorrelation, Mode::Convolution}) {
+      const ConvSpec base = ConvSpec::conv1d().dilation(2).boundary(b).mode(m);
+      const std::string tag = std::string(boundary_name(b)) + (m == Mode::Convolution ? " conv" : " xcorr");
+      check_case<float>({"1d_10007_same " + tag, ConvSpec(base).padding(Padding::same()), {1, 1, 10007}, {1, 1, 31}},
+                        seed += 10);
+      check_case<float>({"1d_10007_s3 " + tag, ConvSpec(base).stride(3).padding(Padding::per_dim({{30, 23}})),
+                         {1, 1, 10007}, {1, 1, 31}},
+                        seed += 10);
+      check_case<double>({"1d_10007_s3_low " + tag, ConvSpec(base).stride(3).padding(Padding::per_dim({{7, 45}})),
+                          {2, 2, 10007}, {3, 2, 31}},
+                         seed += 10);
+    }
+}
+
+TEST(Toeplitz, MediumImageEachBoundary) {
+  std::uint64_t seed = 5000;
+  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate}) {
+    const std::string tag = boundary_name(b);
+    check_case<float>({"2d_61x67_same " + tag, ConvSpec::conv2d().padding(Padding::same()).boundary(b),
+                       {1, 1, 61, 67}, {1, 1, 7, 5}},
+                      seed += 10);
+    check_case<double>({"2d_61x67_strided " + tag,
+                        ConvSpec::conv2d()
+                            .stride({2, 3})
+                            .dilation({1, 2})
+                            .padding(Padding::per_dim({{5, 2}, {1, 6}}))
+                            .boundary(b)
+                            .mode(Mode::Convolution),
+                        {1, 2, 61, 67}, {3, 2, 7, 5}},
+                       seed += 10);
+  }
+}
+
+// Axes without any interior output (kernel wider than the input, Circular
+// with k > D, all-padding outputs under a stride larger than the kernel):
+// every output is a border output and comes from the tables.
+TEST(Toeplitz, AxesWithoutInteriorOutputs) {
+  using B = Boundary;
+  const ConvCase cases[] = {
+      {"circular_k_gt_D", ConvSpec::conv1d().padding(Padding::same()).boundary(B::Circular), {1, 1, 5}, {1, 1, 7}},
+      {"circular_k_gt_D_2d", ConvSpec::conv2d().padding(Padding::same()).boundary(B::Circular), {1, 2, 4, 20},
+       {2, 2, 9, 5}},
+      {"reflect_k_gt_D", ConvSpec::conv1d().padding(5).boundary(B::Reflect).mode(Mode::Convolution), {1, 1, 6},
+       {1, 1, 9}},
+      {"replicate_pad_gt_D", ConvSpec::conv1d().padding(Padding::per_dim({{6, 5}})).boundary(B::Replicate),
+       {1, 1, 3}, {1, 1, 4}},
+      {"zeros_full_k_gt_D", ConvSpec::conv1d().padding(Padding::full()), {1, 1, 3}, {1, 1, 8}},
+      {"zeros_stride_gt_k_empty_rows", ConvSpec::conv1d().stride(7).padding(Padding::per_dim({{10, 9}})),
+       {1, 1, 20}, {1, 1, 3}},
+      {"reflect_stride_gt_k_2d", ConvSpec::conv2d().stride({4, 5}).dilation({3, 4}).padding(Padding::per_dim({{2, 3}, {4, 1}})).boundary(B::Reflect),
+       {1, 1, 9, 11}, {1, 1, 3, 2}},
+  };
+  std::uint64_t seed = 6000;
+  for (const ConvCase& c : cases) {
+    check_case<double>(c, seed += 10);
+    check_case<float>(c, seed += 10);
+  }
+  // The first: no interior, so all 5 outputs are tabled.
+  const ConvProblem p = cases[0].spec.problem(cases[0].x, cases[0].w);
+  const auto t = detail::toeplitz::make_axis_tables(p);
+  EXPECT_EQ(t.ilo[2], p.out[2]);
+  EXPECT_EQ(t.ihi[2], p.out[2]);
+  EXPECT_EQ(t.borders(p, 2), 5);
 }
 
 TEST(Toeplitz, Forced64BitIndicesGiveTheSameMatrix) {

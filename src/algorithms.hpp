@@ -83,6 +83,9 @@ class PlanImpl {
   Algorithm algorithm() const { return ops_.algo; }
   bool has_weights() const { return w_ != nullptr; }
 
+  /// The caller's weight and bias views as last bound (for overlap checks).
+  TensorArg bound_w, bound_b;
+
  protected:
   std::shared_ptr<ContextState> ctx_;
   ConvProblem problem_;

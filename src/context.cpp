@@ -34,9 +34,13 @@ ContextState::~ContextState() {
 }
 
 cudaStream_t ContextState::stream() {
-  if (!stream_ready_) {
+  if (!device_checked_) {
+    // A caller's stream too: without a device the answer is NoDevice, not a
+    // CudaError from the first launch.
     require_device("convkit::Context");
-    CONVKIT_CUDA_TRY(cudaGetDevice(&device_));
+    device_checked_ = true;
+  }
+  if (!stream_ready_) {
     CONVKIT_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     stream_ready_ = true;
   }

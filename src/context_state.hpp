@@ -44,7 +44,7 @@ struct ContextState {
   cudaStream_t stream_ = nullptr;
   bool owns_stream_ = true;
   bool stream_ready_ = false;
-  int device_ = -1;
+  bool device_checked_ = false;
   cublasHandle_t cublas_ = nullptr;
   cusparseHandle_t cusparse_ = nullptr;
   void* workspace_ = nullptr;

@@ -138,15 +138,10 @@ ConvPlan& ConvPlan::operator=(ConvPlan&&) noexcept = default;
 void ConvPlan::set_weights(TensorArg w, TensorArg bias) {
   const ConvProblem& p = impl_->problem();
   detail::check_tensor(w, "w", impl_->dtype(), Location::Device, p.w_shape(), false);
-  if (p.has_bias) {
-    CONVKIT_EXPECTS(bias.present, Status::InvalidArgument,
-                    "bias is missing: the spec has bias(true), so pass a bias tensor [K]");
-    detail::check_tensor(bias, "bias", impl_->dtype(), Location::Device, Shape{p.K}, false);
-  } else {
-    CONVKIT_EXPECTS(!bias.present, Status::InvalidArgument, "bias given with shape ", bias.shape,
-                    " but the spec has bias(false)");
-  }
+  detail::check_bias(bias, p.has_bias, impl_->dtype(), Location::Device, p.K);
   impl_->set_weights(w.data, bias.present ? bias.data : nullptr);
+  impl_->bound_w = w;
+  impl_->bound_b = bias;
 }
 
 void ConvPlan::run(TensorArg x, TensorArg y) {
@@ -155,6 +150,8 @@ void ConvPlan::run(TensorArg x, TensorArg y) {
   detail::check_tensor(x, "x", impl_->dtype(), Location::Device, p.x_shape(), false);
   detail::check_tensor(y, "y", impl_->dtype(), Location::Device, p.y_shape(), true);
   detail::check_no_overlap(y, "y", x, "x");
+  detail::check_no_overlap(y, "y", impl_->bound_w, "the plan's weights");
+  detail::check_no_overlap(y, "y", impl_->bound_b, "the plan's bias");
   impl_->run(x.data, const_cast<void*>(y.data));
 }
 
@@ -165,6 +162,7 @@ void ConvPlan::run_transpose(TensorArg y, TensorArg x) {
   detail::check_tensor(y, "dy", impl_->dtype(), Location::Device, p.y_shape(), false);
   detail::check_tensor(x, "dx", impl_->dtype(), Location::Device, p.x_shape(), true);
   detail::check_no_overlap(x, "dx", y, "dy");
+  detail::check_no_overlap(x, "dx", impl_->bound_w, "the plan's weights");
   impl_->run_transpose(y.data, const_cast<void*>(x.data));
 }
 

@@ -36,6 +36,8 @@
 #include <cusparse.h>
 
 #include <limits>
+#include <mutex>
+#include <unordered_map>
 #include <type_traits>
 
 namespace convkit::detail {
@@ -45,17 +47,57 @@ namespace tz = ::convkit::toeplitz;
 
 // Upper bound on any matrix supports() accepts: the current device's memory,
 // or, with no usable device, 16 GiB as a stand-in (nothing runs then anyway).
+// Read once per device from its properties: a query must not create a CUDA
+// context or cost a driver round trip per call.
 std::size_t device_memory_ceiling() {
-  if (device_available()) {
-    std::size_t free_b = 0, total_b = 0;
-    if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) return total_b;
+  static std::mutex m;
+  static std::unordered_map<int, std::size_t> total;
+  int dev = -1;
+  if (!device_available() || cudaGetDevice(&dev) != cudaSuccess) {
     cudaGetLastError();
+    return std::size_t(16) << 30;
   }
-  return std::size_t(16) << 30;
+  std::lock_guard<std::mutex> lock(m);
+  auto it = total.find(dev);
+  if (it != total.end()) return it->second;
+  cudaDeviceProp prop{};
+  std::size_t bytes = std::size_t(16) << 30;
+  if (cudaGetDeviceProperties(&prop, dev) == cudaSuccess)
+    bytes = prop.totalGlobalMem;
+  else
+    cudaGetLastError();
+  total[dev] = bytes;
+  return bytes;
+}
+
+// The matrix's closed-form sizes, remembered per (problem, dtype): Auto asks
+// every algorithm's supports() on every call, and sizing a long kernel's
+// border rows takes milliseconds.
+tz::Info cached_info(const ConvProblem& p, DType t) {
+  struct Key {
+    ConvProblem p;
+    DType t;
+    bool operator==(const Key& o) const { return p == o.p && t == o.t; }
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const { return k.p.hash() * 31 + static_cast<std::size_t>(k.t); }
+  };
+  static std::mutex m;
+  static std::unordered_map<Key, tz::Info, KeyHash> cache;
+  {
+    std::lock_guard<std::mutex> lock(m);
+    auto it = cache.find(Key{p, t});
+    if (it != cache.end()) return it->second;
+  }
+  const tz::Info in = toeplitz::make_info(p, t, tz::IndexWidth::Auto);
+  std::lock_guard<std::mutex> lock(m);
+  if (cache.size() >= 1024) cache.clear();  // bounded: a process sees few distinct problems
+  cache.emplace(Key{p, t}, in);
+  return in;
 }
 
 Support supports_sparse_toeplitz(const ConvProblem& p, DType t) {
-  const tz::Info in = toeplitz::make_info(p, t, tz::IndexWidth::Auto);
+  const tz::Info in = cached_info(p, t);
   const std::size_t ceiling = device_memory_ceiling();
   if (in.total_bytes() > ceiling)
     return unsupported(msg("the ", in.rows, " x ", in.cols, " Toeplitz matrix has ", in.nnz, " nonzeros and needs ",
@@ -68,7 +110,7 @@ Support supports_sparse_toeplitz(const ConvProblem& p, DType t) {
 // source-tap map (the cuSPARSE buffer, known only from cuSPARSE at run time,
 // comes on top; ConvPlan::workspace_bytes() reports it once known).
 std::size_t workspace_sparse_toeplitz(const ConvProblem& p, DType t) {
-  return toeplitz::make_info(p, t, tz::IndexWidth::Auto).total_bytes();
+  return cached_info(p, t).total_bytes();
 }
 
 // The matrix is not chunkable workspace: the budget check inside the build

@@ -251,9 +251,17 @@ Measured measure(const std::shared_ptr<ContextState>& st, const ConvProblem& p, 
     CONVKIT_CUDA_TRY(cudaStreamSynchronize(s));
     m.setup_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     plan->run(data.x, data.y);  // warm-up
-    cudaEvent_t a, b;
-    CONVKIT_CUDA_TRY(cudaEventCreate(&a));
-    CONVKIT_CUDA_TRY(cudaEventCreate(&b));
+    // Events destroyed on every path, a throwing run included.
+    struct Events {
+      cudaEvent_t e[2] = {nullptr, nullptr};
+      ~Events() {
+        for (cudaEvent_t x : e)
+          if (x) cudaEventDestroy(x);
+      }
+    } ev;
+    CONVKIT_CUDA_TRY(cudaEventCreate(&ev.e[0]));
+    CONVKIT_CUDA_TRY(cudaEventCreate(&ev.e[1]));
+    cudaEvent_t a = ev.e[0], b = ev.e[1];
     std::vector<float> times;
     for (int r = 0; r < 5; ++r) {
       CONVKIT_CUDA_TRY(cudaEventRecord(a, s));
@@ -264,8 +272,6 @@ Measured measure(const std::shared_ptr<ContextState>& st, const ConvProblem& p, 
       CONVKIT_CUDA_TRY(cudaEventElapsedTime(&ms, a, b));
       times.push_back(ms);
     }
-    cudaEventDestroy(a);
-    cudaEventDestroy(b);
     std::sort(times.begin(), times.end());
     m.run_ms = times[times.size() / 2];
   } catch (const Error& e) {
@@ -277,14 +283,23 @@ Measured measure(const std::shared_ptr<ContextState>& st, const ConvProblem& p, 
 // Temporary operands for the tuner, filled with small integers (never zeros:
 // some paths run faster on zeros than on real data).
 struct TempOperands {
-  std::shared_ptr<ContextState> st;
-  std::vector<void*> ptrs;
+  // Owns the buffers as they are made, so a failure part way through the
+  // constructor frees the ones already allocated.
+  struct Buffers {
+    std::shared_ptr<ContextState> st;
+    std::vector<void*> ptrs;
+    ~Buffers() {
+      for (void* d : ptrs) device_free(st, d);
+    }
+  } owned;
   Operands ops;
-  TempOperands(const std::shared_ptr<ContextState>& s, const ConvProblem& p, DType t) : st(s) {
+  TempOperands(const std::shared_ptr<ContextState>& s, const ConvProblem& p, DType t) : owned{s, {}} {
+    const std::shared_ptr<ContextState>& st = owned.st;
+    std::vector<void*>& ptrs = owned.ptrs;
     const std::size_t esz = dtype_size(t);
     auto make = [&](std::int64_t n) {
       void* d = device_alloc(st, std::size_t(n) * esz);
-      ptrs.push_back(d);
+      if (d) ptrs.push_back(d);
       std::vector<unsigned char> h(std::size_t(n) * esz);
       for (std::int64_t i = 0; i < n; ++i) {
         const double v = double(int((i * 7919) % 9) - 4);
@@ -303,10 +318,7 @@ struct TempOperands {
     ops.w = make(p.K * p.Cg() * p.ker_spatial());
     ops.b = p.has_bias ? make(p.K) : nullptr;
     ops.y = device_alloc(st, std::size_t(p.N * p.K * p.out_spatial()) * esz);
-    ptrs.push_back(ops.y);
-  }
-  ~TempOperands() {
-    for (void* d : ptrs) device_free(st, d);
+    if (ops.y) ptrs.push_back(ops.y);
   }
 };
 
@@ -326,6 +338,11 @@ AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProble
       r.excluded_because = "unsupported: " + s.reason;
     } else if (ops.min_workspace(p, t) > ctx.workspace_limit) {
       r.excluded_because = msg("workspace: needs ", ops.min_workspace(p, t), " bytes, limit ", ctx.workspace_limit);
+    } else if (a == Algorithm::SparseToeplitz && ops.workspace(p, t) > ctx.workspace_limit) {
+      // The matrix cannot be chunked: a plan would refuse it (NotSupported),
+      // so Auto must not pick it.
+      r.excluded_because = msg("memory: the Toeplitz matrix needs ", ops.workspace(p, t),
+                               " bytes, over the context's workspace limit ", ctx.workspace_limit);
     } else if (ctx.deterministic && !is_deterministic(a)) {
       r.excluded_because = "not bit-identical run to run, and the context asks for determinism";
     } else {
@@ -359,9 +376,22 @@ AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProble
     std::vector<std::size_t> missing;
     for (std::size_t i = 0; i < c.candidates.size(); ++i)
       if (c.candidates[i].considered && !e.count(c.candidates[i].algorithm)) missing.push_back(i);
+    std::unique_ptr<TempOperands> tmp;
     if (!missing.empty()) {
-      TempOperands tmp(st, p, t);
-      for (std::size_t i : missing) e[c.candidates[i].algorithm] = measure(st, p, t, *ops_of[i], tmp.ops);
+      try {
+        tmp = std::make_unique<TempOperands>(st, p, t);
+      } catch (const Error& err) {
+        // No room for a second set of operands: the tuner cannot time this
+        // problem, so the cost model decides (and nothing is cached).
+        if (err.status() != Status::OutOfMemory) throw;
+        c.tuning_note = "tuning skipped: no device memory for temporary operands";
+        missing.clear();
+        e.clear();
+        cached = false;
+      }
+    }
+    if (!missing.empty()) {
+      for (std::size_t i : missing) e[c.candidates[i].algorithm] = measure(st, p, t, *ops_of[i], tmp->ops);
       {
         std::lock_guard<std::mutex> lock(g_mutex);
         g_cache[key] = e;
@@ -369,8 +399,8 @@ AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProble
       append_to_file(ctx.tuning_file, key, e);
       cached = false;
     }
-    c.tuned = true;
-    c.from_cache = cached;
+    c.tuned = c.tuning_note.empty();
+    c.from_cache = cached && c.tuned;
     for (auto& r : c.candidates) {
       auto it = e.find(r.algorithm);
       if (!r.considered || it == e.end()) continue;
@@ -407,6 +437,7 @@ std::string AlgorithmChoice::explain() const {
   os << "Algorithm::Auto chose " << algorithm_name(chosen) << " ("
      << (tuned ? (from_cache ? "tuned, from the cache" : "tuned now") : "cost model") << ", costs per "
      << (for_plan ? "plan run" : "one-shot call") << ")\n";
+  if (!tuning_note.empty()) os << "  " << tuning_note << "\n";
   for (const auto& r : candidates) {
     os << "  " << std::left << std::setw(15) << algorithm_name(r.algorithm);
     if (!r.considered) {

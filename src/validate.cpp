@@ -34,6 +34,17 @@ void check_no_overlap(const TensorArg& out, const char* out_name, const TensorAr
                   " overlaps ", in_name, " in memory: the output must not alias an input");
 }
 
+void check_bias(const TensorArg& bias, bool has_bias, DType dtype, Location where, std::int64_t K) {
+  if (has_bias) {
+    CONVKIT_EXPECTS(bias.present, Status::InvalidArgument,
+                    "bias is missing: the spec has bias(true), so pass a bias tensor [K]");
+    check_tensor(bias, "bias", dtype, where, Shape{K}, false);
+  } else {
+    CONVKIT_EXPECTS(!bias.present, Status::InvalidArgument, "bias given with shape ", bias.shape,
+                    " but the spec has bias(false): set spec.bias(true) to add it");
+  }
+}
+
 ConvProblem validate_conv(const ConvSpec& spec, const TensorArg& x, const TensorArg& w, const TensorArg& bias,
                           const TensorArg& y, Location where) {
   const Status bad = Status::InvalidArgument;
@@ -48,13 +59,7 @@ ConvProblem validate_conv(const ConvSpec& spec, const TensorArg& x, const Tensor
   check_tensor(x, "x", x.dtype, where, x.shape, false);
   check_tensor(w, "w", x.dtype, where, w.shape, false);
   check_tensor(y, "y", x.dtype, where, p.y_shape(), true);
-  if (spec.has_bias()) {
-    CONVKIT_EXPECTS(bias.present, bad, "bias is missing: the spec has bias(true), so pass a bias tensor [K]");
-    check_tensor(bias, "bias", x.dtype, where, Shape{p.K}, false);
-  } else {
-    CONVKIT_EXPECTS(!bias.present, bad, "bias given with shape ", bias.shape,
-                    " but the spec has bias(false): set spec.bias(true) to add it");
-  }
+  check_bias(bias, spec.has_bias(), x.dtype, where, p.K);
   check_no_overlap(y, "y", x, "x");
   check_no_overlap(y, "y", w, "w");
   check_no_overlap(y, "y", bias, "bias");

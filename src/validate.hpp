@@ -21,6 +21,10 @@ struct Operands {
 void check_tensor(const TensorArg& t, const char* name, DType dtype, Location where, const Shape& shape,
                   bool writable);
 
+/// Checks the bias argument against the spec: present with shape [K] when
+/// has_bias, absent otherwise.
+void check_bias(const TensorArg& bias, bool has_bias, DType dtype, Location where, std::int64_t K);
+
 /// Validates a convolution call completely and returns the resolved problem.
 /// `bias` may be absent (present == false) exactly when !spec.has_bias().
 /// Also rejects y overlapping x, w or bias.

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 int main() {
@@ -25,33 +26,45 @@ int main() {
     std::printf("no CUDA device: ran the CPU reference only\n");
     return 0;
   }
+  // Every CUDA call of the application is checked too.
+  auto check = [](cudaError_t e, const char* what) {
+    if (e != cudaSuccess) {
+      std::fprintf(stderr, "%s failed: %s\n", what, cudaGetErrorString(e));
+      std::exit(1);
+    }
+  };
   cudaStream_t stream;
-  cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+  check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
   float *dx, *dw, *dy;
-  cudaMalloc(&dx, x.size() * sizeof(float));
-  cudaMalloc(&dw, w.size() * sizeof(float));
-  cudaMalloc(&dy, y.size() * sizeof(float));
-  cudaMemcpyAsync(dx, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice, stream);
-  cudaMemcpyAsync(dw, w.data(), w.size() * sizeof(float), cudaMemcpyHostToDevice, stream);
+  check(cudaMalloc(&dx, x.size() * sizeof(float)), "cudaMalloc x");
+  check(cudaMalloc(&dw, w.size() * sizeof(float)), "cudaMalloc w");
+  check(cudaMalloc(&dy, y.size() * sizeof(float)), "cudaMalloc y");
+  check(cudaMemcpyAsync(dx, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice, stream), "copy x");
+  check(cudaMemcpyAsync(dw, w.data(), w.size() * sizeof(float), cudaMemcpyHostToDevice, stream), "copy w");
   int failures = 0;
-  convkit::Context ctx(stream);
-  for (auto algo : {convkit::Algorithm::Direct, convkit::Algorithm::Im2colGemm,
-                    convkit::Algorithm::SparseToeplitz}) {
-    try {
-      convkit::conv(ctx, spec, convkit::TensorView<const float>::device(dx, xs),
-                    convkit::TensorView<const float>::device(dw, ws), convkit::TensorView<float>::device(dy, ys),
-                    algo);
-      cudaMemcpyAsync(y.data(), dy, y.size() * sizeof(float), cudaMemcpyDeviceToHost, stream);
-      cudaStreamSynchronize(stream);
-      const bool ok = y == y_ref;
-      failures += !ok;
-      std::printf("%-15s on the application's stream: %s\n", convkit::algorithm_name(algo),
-                  ok ? "matches the reference" : "MISMATCH");
-    } catch (const convkit::Error& e) {
-      std::printf("%-15s %s\n", convkit::algorithm_name(algo), e.what());
-      if (e.status() != convkit::Status::NotSupported) ++failures;
+  {
+    // The context runs on the application's stream; it must be gone before
+    // the stream is destroyed (it frees its workspace on that stream).
+    convkit::Context ctx(stream);
+    for (auto algo : {convkit::Algorithm::Direct, convkit::Algorithm::Im2colGemm,
+                      convkit::Algorithm::SparseToeplitz}) {
+      try {
+        convkit::conv(ctx, spec, convkit::TensorView<const float>::device(dx, xs),
+                      convkit::TensorView<const float>::device(dw, ws),
+                      convkit::TensorView<float>::device(dy, ys), algo);
+        check(cudaMemcpyAsync(y.data(), dy, y.size() * sizeof(float), cudaMemcpyDeviceToHost, stream), "copy y");
+        check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        const bool ok = y == y_ref;
+        failures += !ok;
+        std::printf("%-15s on the application's stream: %s\n", convkit::algorithm_name(algo),
+                    ok ? "matches the reference" : "MISMATCH");
+      } catch (const convkit::Error& e) {
+        std::printf("%-15s %s\n", convkit::algorithm_name(algo), e.what());
+        if (e.status() != convkit::Status::NotSupported) ++failures;
+      }
     }
   }
+  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
   cudaFree(dx);
   cudaFree(dw);
   cudaFree(dy);

@@ -29,6 +29,7 @@ struct AlgorithmChoice {
   bool tuned = false;       ///< chosen by measurement (now or from the tuning cache)
   bool from_cache = false;  ///< the measurement came from the cache (memory or file)
   bool for_plan = false;    ///< costs are per ConvPlan::run (else per one-shot conv(), setup included)
+  std::string tuning_note;  ///< why tuning was asked for but not done (e.g. no memory for its operands)
   std::vector<CandidateReport> candidates;
   /// A human-readable table of the candidates and the choice.
   CONVKIT_EXPORT std::string explain() const;

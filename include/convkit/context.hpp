@@ -25,7 +25,10 @@ class CONVKIT_EXPORT Context {
   /// created at first use (never the legacy default stream).
   Context();
   /// A context that runs on the caller's stream (which may be the legacy
-  /// default stream 0 if the caller hands it in). The stream is not destroyed.
+  /// default stream 0 if the caller hands it in). The stream is not destroyed;
+  /// it must outlive the context and every tensor or plan made with it (they
+  /// free their memory on it). A context belongs to the device that is
+  /// current when it is first used; make its calls with that device current.
   explicit Context(cudaStream_t stream);
   ~Context();
   Context(Context&&) noexcept;

@@ -46,12 +46,18 @@ TEST(Choice, WorkspaceLimitExcludesIm2colWithItsBytes) {
   ctx.set_workspace_limit(0);
   try {
     const AlgorithmChoice c = choose_algorithm(ctx, kSpec, kX, kW, DType::F32);
-    for (const auto& r : c.candidates)
+    for (const auto& r : c.candidates) {
       if (r.algorithm == Algorithm::Im2colGemm) {
         EXPECT_FALSE(r.considered);
         EXPECT_NE(r.excluded_because.find("workspace"), std::string::npos) << r.excluded_because;
       }
-    EXPECT_NE(c.chosen, Algorithm::Im2colGemm);
+      if (r.algorithm == Algorithm::SparseToeplitz) {
+        // The matrix cannot be chunked, so a limit below it excludes the path.
+        EXPECT_FALSE(r.considered);
+        EXPECT_NE(r.excluded_because.find("memory"), std::string::npos) << r.excluded_because;
+      }
+    }
+    EXPECT_EQ(c.chosen, Algorithm::Direct);
   } catch (const Error& e) {
     // Only possible while no other algorithm supports the problem.
     EXPECT_EQ(e.status(), Status::NotSupported);

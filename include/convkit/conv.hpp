@@ -26,6 +26,7 @@ enum class Algorithm {
   Reference,       ///< the CPU oracle, double accumulation; host tensors only
 };
 
+/// Name of an algorithm, e.g. "Im2colGemm".
 CONVKIT_EXPORT const char* algorithm_name(Algorithm a) noexcept;
 
 /// Answer of supports(): whether an algorithm handles a problem, and why not.
@@ -80,8 +81,10 @@ class PlanImpl;
 /// caller keeps the weight memory alive while the plan uses it.
 class CONVKIT_EXPORT ConvPlan {
  public:
-  /// Validates and prepares. Throws InvalidArgument, NotSupported,
-  /// WorkspaceTooSmall, NoDevice.
+  /// Validates and prepares. May allocate and build on the device (the
+  /// Toeplitz matrix) and, with Algorithm::Auto on a tuning context,
+  /// synchronise the stream once to time the candidates. Throws
+  /// InvalidArgument, NotSupported, WorkspaceTooSmall, NoDevice.
   ConvPlan(Context& ctx, const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype,
            Algorithm algo);
   ~ConvPlan();
@@ -96,8 +99,11 @@ class CONVKIT_EXPORT ConvPlan {
   /// x = Tᵀ·y. NotSupported for algorithms that do not provide it.
   void run_transpose(TensorArg y, TensorArg x);
 
+  /// The resolved problem the plan runs.
   const ConvProblem& problem() const;
+  /// The algorithm it runs (Auto's choice when Auto was asked for).
   Algorithm algorithm() const;
+  /// Its element type.
   DType dtype() const;
   /// Workspace bytes the plan uses while running.
   std::size_t workspace_bytes() const;

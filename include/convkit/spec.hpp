@@ -30,7 +30,9 @@ enum class Boundary {
   Replicate,  ///< ... a a | a b c d | d d ...
 };
 
+/// "cross-correlation" or "convolution".
 CONVKIT_EXPORT const char* mode_name(Mode m) noexcept;
+/// "zeros", "circular", "reflect" or "replicate".
 CONVKIT_EXPORT const char* boundary_name(Boundary b) noexcept;
 
 /// Spatial padding: explicit (lo, hi) per dimension, or a named rule resolved

@@ -28,6 +28,7 @@ template <class T> inline constexpr DType dtype_v = dtype_of<T>::value;
 
 /// Where a view's memory lives.
 enum class Location { Host, Device };
+/// "host" or "device".
 CONVKIT_EXPORT const char* location_name(Location l) noexcept;
 
 /// Dense row-major shape of rank 0..kMaxRank.

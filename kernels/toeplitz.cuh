@@ -219,6 +219,68 @@ struct Refill {
   }
 };
 
+/// The tiled transpose of the row-major SpMM formulation (N > 1): cuSPARSE
+/// multiplies fastest with row-major dense operands (each nonzero then reads
+/// one contiguous row of N values), while NCHW is the column-major [C·ΠD, N].
+/// out[c, r] = in[r, c] (+ b[r / Q] when b is non-null), in row-major
+/// [rows, cols], out row-major [cols, rows]. Square tiles of kTile; a block of
+/// kTile × kPass threads (tx, ty) loads a tile into shared memory in
+/// kTile / kPass passes and stores it transposed, so both the reads and the
+/// writes are coalesced. The per-thread steps are __host__ __device__ so the
+/// CPU tests run them for every thread of every tile.
+struct TransposeGeom {
+  static constexpr int kTile = 32;
+  static constexpr int kPass = 8;
+  static constexpr int kPitch = kTile + 1;  ///< shared-memory row pitch: no bank conflicts
+  std::int64_t rows = 0, cols = 0, tiles_c = 0, tiles = 0;
+  std::int64_t Q = 1;  ///< bias index = input row / Q
+
+  static TransposeGeom make(std::int64_t rows, std::int64_t cols, std::int64_t Q) {
+    TransposeGeom g;
+    g.rows = rows;
+    g.cols = cols;
+    g.Q = Q > 0 ? Q : 1;
+    g.tiles_c = (cols + kTile - 1) / kTile;
+    g.tiles = ((rows + kTile - 1) / kTile) * g.tiles_c;
+    return g;
+  }
+};
+
+/// Thread (tx, ty)'s loads of tile t into `tile` ([kTile][kPitch]).
+template <class T>
+CONVKIT_HD void transpose_load(const TransposeGeom& g, const T* in, const T* b, std::int64_t t, int tx, int ty,
+                               T* tile) {
+  const std::int64_t r0 = (t / g.tiles_c) * TransposeGeom::kTile, c0 = (t % g.tiles_c) * TransposeGeom::kTile;
+  const std::int64_t c = c0 + tx;
+  for (int i = ty; i < TransposeGeom::kTile; i += TransposeGeom::kPass) {
+    const std::int64_t r = r0 + i;
+    if (r < g.rows && c < g.cols) tile[i * TransposeGeom::kPitch + tx] = in[r * g.cols + c] + (b ? b[r / g.Q] : T(0));
+  }
+}
+
+/// Thread (tx, ty)'s stores of tile t, transposed, from `tile`.
+template <class T>
+CONVKIT_HD void transpose_store(const TransposeGeom& g, T* out, std::int64_t t, int tx, int ty, const T* tile) {
+  const std::int64_t r0 = (t / g.tiles_c) * TransposeGeom::kTile, c0 = (t % g.tiles_c) * TransposeGeom::kTile;
+  const std::int64_t r = r0 + tx;  // out's column
+  for (int i = ty; i < TransposeGeom::kTile; i += TransposeGeom::kPass) {
+    const std::int64_t c = c0 + i;  // out's row
+    if (r < g.rows && c < g.cols) out[c * g.rows + r] = tile[tx * TransposeGeom::kPitch + i];
+  }
+}
+
+/// How SpMM (N > 1) lays out the dense operands. Rows: x and the product go
+/// through row-major copies [·, N] in the workspace (two transposes, the
+/// second adding the bias); Columns: cuSPARSE reads x and writes y in place
+/// as column-major matrices (no extra memory, much slower). Rows whenever
+/// its copies (plus what is already held) fit the workspace limit.
+enum class SpmmLayout { Columns, Rows };
+
+inline SpmmLayout spmm_layout(std::int64_t N, std::size_t held, std::size_t copies, std::size_t limit) {
+  if (N <= 1) return SpmmLayout::Columns;
+  return held <= limit && copies <= limit - held ? SpmmLayout::Rows : SpmmLayout::Columns;
+}
+
 // ------------------------------------------------------------ host side
 // (axis_sums, make_axis_tables and make_pattern are exported so the CPU tests
 // can check the tables the functors read.)
@@ -305,6 +367,10 @@ void refill_host(const CsrRef<T, I>& m, const T* w);
 /// The same on the device, asynchronous on `stream`.
 template <class T, class I>
 void refill_device(cudaStream_t stream, const CsrRef<T, I>& m, const T* w);
+/// out = in transposed (+ bias by input row / Q), per TransposeGeom, on `stream`.
+template <class T>
+void transpose_device(cudaStream_t stream, const T* in, T* out, std::int64_t rows, std::int64_t cols, const T* b,
+                      std::int64_t Q);
 /// y[n, k, q] = b[k] for the N·K·Q outputs (b non-null), asynchronous on `stream`.
 template <class T>
 void broadcast_bias_device(cudaStream_t stream, T* y, const T* b, std::int64_t N, std::int64_t K, std::int64_t Q);

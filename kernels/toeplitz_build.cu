@@ -3,7 +3,8 @@
 // host build that the CPU tests and toeplitz::build use) and for
 // thrust::cuda::par_nosync on the context's stream (the device build and
 // set_weights). Also the bias broadcast the sparse path starts each product
-// from. Instantiations: {float, double} × {int32, int64} per entry point.
+// from, and the tiled transpose of its row-major SpMM formulation.
+// Instantiations: {float, double} × {int32, int64} per entry point.
 //
 // The device policy is par_nosync with a stream-ordered allocator, so no step
 // synchronises the stream or the device (plain thrust::cuda::par would
@@ -92,6 +93,19 @@ __global__ void broadcast_bias_kernel(T* y, const T* b, std::int64_t total, std:
     y[i] = b[(i / Q) % K];
 }
 
+template <class T>
+__global__ void __launch_bounds__(TransposeGeom::kTile * TransposeGeom::kPass)
+    transpose_kernel(TransposeGeom g, const T* __restrict__ in, const T* __restrict__ b, T* __restrict__ out) {
+  __shared__ T tile[TransposeGeom::kTile * TransposeGeom::kPitch];
+  const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
+  for (std::int64_t t = blockIdx.x; t < g.tiles; t += gridDim.x) {
+    transpose_load(g, in, b, t, tx, ty, tile);
+    __syncthreads();
+    transpose_store(g, out, t, tx, ty, tile);
+    __syncthreads();
+  }
+}
+
 }  // namespace
 
 template <class T, class I>
@@ -132,6 +146,17 @@ void broadcast_bias_device(cudaStream_t stream, T* y, const T* b, std::int64_t N
   CONVKIT_CHECK_LAUNCH();
 }
 
+template <class T>
+void transpose_device(cudaStream_t stream, const T* in, T* out, std::int64_t rows, std::int64_t cols, const T* b,
+                      std::int64_t Q) {
+  const TransposeGeom g = TransposeGeom::make(rows, cols, Q);
+  if (g.tiles == 0) return;
+  // Grid-stride over tiles: cap the grid, the loop covers the rest.
+  const unsigned grid = static_cast<unsigned>(g.tiles < 65535 * 8 ? g.tiles : 65535 * 8);
+  transpose_kernel<T><<<grid, dim3(TransposeGeom::kTile, TransposeGeom::kPass), 0, stream>>>(g, in, b, out);
+  CONVKIT_CHECK_LAUNCH();
+}
+
 #define CONVKIT_TOEPLITZ_INSTANTIATE(T, I)                                                                  \
   template void build_host<T, I>(const Pattern&, const CsrRef<T, I>&, const T*, I*);                       \
   template void build_device<T, I>(cudaStream_t, const Pattern&, const CsrRef<T, I>&, const T*, I*);       \
@@ -143,6 +168,10 @@ CONVKIT_TOEPLITZ_INSTANTIATE(double, std::int32_t)
 CONVKIT_TOEPLITZ_INSTANTIATE(double, std::int64_t)
 #undef CONVKIT_TOEPLITZ_INSTANTIATE
 
+template void transpose_device<float>(cudaStream_t, const float*, float*, std::int64_t, std::int64_t, const float*,
+                                      std::int64_t);
+template void transpose_device<double>(cudaStream_t, const double*, double*, std::int64_t, std::int64_t,
+                                       const double*, std::int64_t);
 template void broadcast_bias_device<float>(cudaStream_t, float*, const float*, std::int64_t, std::int64_t,
                                            std::int64_t);
 template void broadcast_bias_device<double>(cudaStream_t, double*, const double*, std::int64_t, std::int64_t,

@@ -1,13 +1,22 @@
 // Algorithm::SparseToeplitz: the convolution as y = T·x with cuSPARSE's
 // generic API, T built once on the device (kernels/toeplitz_build.cu).
 //
-// * N = 1: SpMV. N > 1: SpMM with x viewed as the column-major matrix
-//   [C·ΠD, N] and y as [K·ΠO, N] -- exactly the NCHW layout, no copies.
-// * Bias: y is first set to the bias broadcast (or to zero without bias) and
-//   the product is accumulated onto it with beta = 1. Starting from a written
-//   y also means a NaN-poisoned or uninitialised output is never read into the
-//   result, whatever cuSPARSE does with beta = 0; the cost is one extra pass
-//   over y, small next to the matrix traffic.
+// * N = 1: SpMV. N > 1: SpMM. NCHW is exactly the column-major matrix
+//   [C·ΠD, N] (and y [K·ΠO, N]), but cuSPARSE's SpMM is far slower on
+//   column-major operands (measured 0.4-2.8% of copy bandwidth on the matrix
+//   bytes): every nonzero then reads N scattered values. So x is transposed
+//   into a row-major copy [C·ΠD, N] in the context's workspace, the product
+//   goes into a row-major [K·ΠO, N], and a second transpose writes y (adding
+//   the bias on the way). That costs 2·(x + y) extra bytes of traffic and
+//   x + y bytes of workspace; when the copies do not fit the workspace limit
+//   beside the matrix (or cuSPARSE refuses the row-major product), the plan
+//   multiplies NCHW in place, column-major, instead (toeplitz::spmm_layout). The
+//   choice is made once per plan and operation, at its first run.
+// * Bias: the product is accumulated (beta = 1) onto an output first set to
+//   the bias broadcast or to zero (the row-major copy: zero, the bias comes
+//   with the transpose). Starting from written memory means a NaN-poisoned or
+//   uninitialised output is never read into the result, whatever cuSPARSE
+//   does with beta = 0; the cost is one extra pass over the output.
 // * run_transpose: x = Tᵀ·y with CUSPARSE_OPERATION_TRANSPOSE on the same
 //   matrix (the transposed convolution / gradient with respect to the input),
 //   through its own descriptor and buffer so its preprocessing never mixes with
@@ -108,7 +117,10 @@ Support supports_sparse_toeplitz(const ConvProblem& p, DType t) {
 
 // What the algorithm holds on the device besides x, w, y: the matrix and its
 // source-tap map (the cuSPARSE buffer, known only from cuSPARSE at run time,
-// comes on top; ConvPlan::workspace_bytes() reports it once known).
+// comes on top; ConvPlan::workspace_bytes() reports it once known). The
+// row-major operand copies of SpMM (x + y bytes) are taken from the context's
+// workspace only when they fit the limit beside this, so they are not part of
+// the minimum.
 std::size_t workspace_sparse_toeplitz(const ConvProblem& p, DType t) {
   return cached_info(p, t).total_bytes();
 }
@@ -174,21 +186,12 @@ class ToeplitzPlan final : public PlanImpl {
 
   void run(const void* x, void* y) override {
     if (problem_.N == 0) return;
-    cudaStream_t s = ctx_->stream();
-    const tz::Info& in = A_.info();
-    if (b_)
-      toeplitz::broadcast_bias_device<T>(s, static_cast<T*>(y), static_cast<const T*>(b_), problem_.N, problem_.K,
-                                         problem_.out_spatial());
-    else
-      CONVKIT_CUDA_TRY(cudaMemsetAsync(y, 0, static_cast<std::size_t>(problem_.N * in.rows) * sizeof(T), s));
-    multiply(CUSPARSE_OPERATION_NON_TRANSPOSE, x, y);
+    multiply(CUSPARSE_OPERATION_NON_TRANSPOSE, x, y, static_cast<const T*>(b_));
   }
 
   void run_transpose(const void* dy, void* dx) override {
     if (problem_.N == 0) return;
-    cudaStream_t s = ctx_->stream();
-    CONVKIT_CUDA_TRY(cudaMemsetAsync(dx, 0, static_cast<std::size_t>(problem_.N * A_.info().cols) * sizeof(T), s));
-    multiply(CUSPARSE_OPERATION_TRANSPOSE, dy, dx);
+    multiply(CUSPARSE_OPERATION_TRANSPOSE, dy, dx, nullptr);
   }
 
   std::size_t workspace_bytes() const override {
@@ -197,13 +200,19 @@ class ToeplitzPlan final : public PlanImpl {
 
  private:
   // Per operation (0: T·x, 1: Tᵀ·y): its CSR descriptor over the shared
-  // arrays, and (persistent plans) its preprocessed buffer.
+  // arrays, (persistent plans) its preprocessed buffer, and (N > 1) the dense
+  // layout chosen at its first run.
   struct Op {
     cusparseSpMatDescr_t mat = nullptr;
     void* buffer = nullptr;
     std::size_t buffer_bytes = 0;
     bool prepared = false;
+    bool layout_chosen = false;
+    toeplitz::SpmmLayout layout = toeplitz::SpmmLayout::Columns;
   };
+
+  static constexpr std::size_t kAlign = 256;
+  static std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
   cusparseSpMatDescr_t matrix(Op& op) {
     if (!op.mat) {
@@ -217,13 +226,12 @@ class ToeplitzPlan final : public PlanImpl {
     return op.mat;
   }
 
-  // The buffer for an operation needing `bytes`: the plan's own (allocated
-  // once, checked with the matrix against the workspace limit) or, for a
-  // temporary plan, the context's workspace.
-  void* buffer(Op& op, std::size_t bytes) {
-    if (!persistent_) return ctx_->workspace(bytes, "Algorithm::SparseToeplitz (cuSPARSE buffer)");
+  // The cuSPARSE buffer of a persistent plan's operation: allocated once
+  // (re-allocated only if a later call needs more), checked with the matrix
+  // and `extra` bytes of context workspace against the workspace limit.
+  void* own_buffer(Op& op, std::size_t bytes, std::size_t extra) {
     if (bytes > op.buffer_bytes) {
-      ctx_->check_workspace(workspace_bytes() - op.buffer_bytes + bytes,
+      ctx_->check_workspace(workspace_bytes() - op.buffer_bytes + bytes + extra,
                             "Algorithm::SparseToeplitz (matrix, map and cuSPARSE buffers)");
       if (op.buffer) device_free(ctx_, op.buffer);
       op.buffer = nullptr;
@@ -231,22 +239,65 @@ class ToeplitzPlan final : public PlanImpl {
       op.buffer = device_alloc(ctx_, bytes);
       op.buffer_bytes = bytes;
       op.prepared = false;
+    } else if (extra) {
+      ctx_->check_workspace(workspace_bytes() + extra, "Algorithm::SparseToeplitz (matrix, buffers and operands)");
     }
     return op.buffer;
   }
 
-  // out = op(T)·in (+ what out already holds: beta = 1), for the N images.
-  void multiply(cusparseOperation_t opA, const void* in, void* out) {
+  // Where one product's cuSPARSE buffer (`buf_bytes`) and `copy_bytes` of
+  // row-major operand copies live: a persistent plan keeps its buffer and
+  // takes the copies from the context's workspace; a temporary plan takes
+  // both from the workspace, in one piece (asking twice could move it).
+  struct Scratch {
+    void* buf = nullptr;
+    char* copies = nullptr;
+  };
+  Scratch scratch(Op& op, std::size_t buf_bytes, std::size_t copy_bytes) {
+    Scratch sc;
+    if (persistent_) {
+      sc.buf = own_buffer(op, buf_bytes, copy_bytes);
+      if (copy_bytes)
+        sc.copies = static_cast<char*>(ctx_->workspace(copy_bytes, "Algorithm::SparseToeplitz (row-major operands)"));
+      return sc;
+    }
+    ctx_->check_workspace(A_.info().total_bytes() + aligned(copy_bytes) + buf_bytes,
+                          "Algorithm::SparseToeplitz (matrix, operands and cuSPARSE buffer)");
+    char* ws = static_cast<char*>(
+        ctx_->workspace(aligned(copy_bytes) + buf_bytes, "Algorithm::SparseToeplitz (operands and cuSPARSE buffer)"));
+    sc.copies = copy_bytes ? ws : nullptr;
+    sc.buf = ws + aligned(copy_bytes);
+    return sc;
+  }
+
+  // Fills out (n images of `rows` values) with the bias of each output
+  // channel (forward) or zero: the product is then accumulated onto it with
+  // beta = 1, so uninitialised or NaN-poisoned memory is never read into the
+  // result, whatever cuSPARSE does with beta = 0.
+  void init_out(void* out, std::int64_t rows, const T* bias) {
+    cudaStream_t s = ctx_->stream();
+    if (bias)
+      toeplitz::broadcast_bias_device<T>(s, static_cast<T*>(out), bias, problem_.N, problem_.K,
+                                         problem_.out_spatial());
+    else
+      CONVKIT_CUDA_TRY(cudaMemsetAsync(out, 0, static_cast<std::size_t>(problem_.N * rows) * sizeof(T), s));
+  }
+
+  // out = op(T)·in for the N images (+ bias[k] on channel k's outputs;
+  // forward only).
+  void multiply(cusparseOperation_t opA, const void* in, void* out, const T* bias) {
     const tz::Info& info = A_.info();
-    Op& op = ops_state_[opA == CUSPARSE_OPERATION_NON_TRANSPOSE ? 0 : 1];
+    const bool fwd = opA == CUSPARSE_OPERATION_NON_TRANSPOSE;
+    Op& op = ops_state_[fwd ? 0 : 1];
     cusparseHandle_t h = ctx_->cusparse();
     CONVKIT_CUSPARSE_TRY(cusparseSetPointerMode(h, CUSPARSE_POINTER_MODE_HOST));
     cusparseSpMatDescr_t A = matrix(op);
-    const bool fwd = opA == CUSPARSE_OPERATION_NON_TRANSPOSE;
     const std::int64_t n_in = fwd ? info.cols : info.rows, n_out = fwd ? info.rows : info.cols;
+    const std::int64_t N = problem_.N;
     const T alpha = T(1), beta = T(1);
     const cudaDataType ct = cuda_type<T>();
-    if (problem_.N == 1) {
+    if (N == 1) {
+      init_out(out, n_out, bias);
       DenseVecs v;
       CONVKIT_CUSPARSE_TRY(cusparseCreateConstDnVec(&v.in, n_in, in, ct));
       CONVKIT_CUSPARSE_TRY(cusparseCreateDnVec(&v.out, n_out, out, ct));
@@ -255,34 +306,90 @@ class ToeplitzPlan final : public PlanImpl {
       const cusparseSpMVAlg_t alg = fwd ? CUSPARSE_SPMV_CSR_ALG1 : CUSPARSE_SPMV_ALG_DEFAULT;
       std::size_t bytes = 0;
       CONVKIT_CUSPARSE_TRY(cusparseSpMV_bufferSize(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, &bytes));
-      void* buf = buffer(op, bytes);
+      void* buf = scratch(op, bytes, 0).buf;
       if (persistent_ && !op.prepared) {
         optional_preprocess(cusparseSpMV_preprocess(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, buf),
                             "cusparseSpMV_preprocess");
         op.prepared = true;
       }
       CONVKIT_CUSPARSE_TRY(cusparseSpMV(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, buf));
-    } else {
-      DenseMats m;
-      CONVKIT_CUSPARSE_TRY(cusparseCreateConstDnMat(&m.in, n_in, problem_.N, n_in, in, ct, CUSPARSE_ORDER_COL));
-      CONVKIT_CUSPARSE_TRY(cusparseCreateDnMat(&m.out, n_out, problem_.N, n_out, out, ct, CUSPARSE_ORDER_COL));
-      const cusparseOperation_t opB = CUSPARSE_OPERATION_NON_TRANSPOSE;
-      // Measured on an H100 (forward, column-major operands, two identical
-      // runs compared bit for bit): the default, CSR_ALG1 and CSR_ALG2 SpMM
-      // differ run to run; CSR_ALG3 does not. The transposed product stays on
-      // the default: cuSPARSE documents transposed products as not
-      // bit-reproducible in any case.
-      const cusparseSpMMAlg_t alg = fwd ? CUSPARSE_SPMM_CSR_ALG3 : CUSPARSE_SPMM_ALG_DEFAULT;
+      return;
+    }
+
+    // CSR_ALG3 is the SpMM measured bit-identical run to run on an H100
+    // (forward, column-major operands; the default, CSR_ALG1 and CSR_ALG2
+    // differed between two identical runs). The transposed product stays on
+    // the default: cuSPARSE documents transposed products as not
+    // bit-reproducible in any case.
+    const cusparseSpMMAlg_t alg = fwd ? CUSPARSE_SPMM_CSR_ALG3 : CUSPARSE_SPMM_ALG_DEFAULT;
+    const cusparseOperation_t opB = CUSPARSE_OPERATION_NON_TRANSPOSE;
+    const std::size_t in_bytes = static_cast<std::size_t>(n_in * N) * sizeof(T);
+    const std::size_t out_bytes = static_cast<std::size_t>(n_out * N) * sizeof(T);
+    const std::size_t copy_bytes = aligned(in_bytes) + out_bytes;
+    // Row-major [rows, N] or column-major [rows, N] (= NCHW) descriptors.
+    auto describe = [&](DenseMats& m, const void* pin, void* pout, cusparseOrder_t order) {
+      const bool rows = order == CUSPARSE_ORDER_ROW;
+      CONVKIT_CUSPARSE_TRY(cusparseCreateConstDnMat(&m.in, n_in, N, rows ? N : n_in, pin, ct, order));
+      CONVKIT_CUSPARSE_TRY(cusparseCreateDnMat(&m.out, n_out, N, rows ? N : n_out, pout, ct, order));
+    };
+
+    if (!op.layout_chosen) {
+      // Rows when cuSPARSE takes it and the copies fit beside what the
+      // product holds (sized on the caller's arrays: same element counts).
+      DenseMats probe;
+      describe(probe, in, out, CUSPARSE_ORDER_ROW);
+      std::size_t bytes = 0;
+      const cusparseStatus_t st =
+          cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, probe.in, &beta, probe.out, ct, alg, &bytes);
+      if (st != CUSPARSE_STATUS_SUCCESS && st != CUSPARSE_STATUS_NOT_SUPPORTED)
+        throw_cusparse(static_cast<int>(st), "cusparseSpMM_bufferSize", __FILE__, __LINE__);
+      const std::size_t held = (persistent_ ? workspace_bytes() : info.total_bytes()) + bytes;
+      op.layout = st == CUSPARSE_STATUS_SUCCESS ? toeplitz::spmm_layout(N, held, copy_bytes, ctx_->workspace_limit)
+                                                : toeplitz::SpmmLayout::Columns;
+      op.layout_chosen = true;
+    }
+
+    DenseMats m;
+    if (op.layout == toeplitz::SpmmLayout::Columns) {
+      init_out(out, n_out, bias);
+      describe(m, in, out, CUSPARSE_ORDER_COL);
       std::size_t bytes = 0;
       CONVKIT_CUSPARSE_TRY(cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, &bytes));
-      void* buf = buffer(op, bytes);
-      if (persistent_ && !op.prepared) {
-        optional_preprocess(cusparseSpMM_preprocess(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, buf),
-                            "cusparseSpMM_preprocess");
-        op.prepared = true;
-      }
-      CONVKIT_CUSPARSE_TRY(cusparseSpMM(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, buf));
+      void* buf = scratch(op, bytes, 0).buf;
+      spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, buf);
+      return;
     }
+
+    // Rows: in [N, n_in] -> rin [n_in, N]; rout = 0; rout += op(T)·rin;
+    // out [N, n_out] = rout transposed (+ bias by output row).
+    std::size_t bytes = 0;
+    {
+      DenseMats probe;
+      describe(probe, in, out, CUSPARSE_ORDER_ROW);
+      CONVKIT_CUSPARSE_TRY(
+          cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, probe.in, &beta, probe.out, ct, alg, &bytes));
+    }
+    const Scratch sc = scratch(op, bytes, copy_bytes);
+    T* rin = reinterpret_cast<T*>(sc.copies);
+    T* rout = reinterpret_cast<T*>(sc.copies + aligned(in_bytes));
+    cudaStream_t s = ctx_->stream();
+    toeplitz::transpose_device<T>(s, static_cast<const T*>(in), rin, N, n_in, nullptr, 1);
+    CONVKIT_CUDA_TRY(cudaMemsetAsync(rout, 0, out_bytes, s));
+    describe(m, rin, rout, CUSPARSE_ORDER_ROW);
+    spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, sc.buf);
+    toeplitz::transpose_device<T>(s, rout, static_cast<T*>(out), n_out, N, bias, problem_.out_spatial());
+  }
+
+  // The SpMM call, preprocessed once per persistent plan and operation.
+  void spmm(Op& op, cusparseHandle_t h, cusparseOperation_t opA, cusparseOperation_t opB, const T* alpha,
+            cusparseSpMatDescr_t A, const DenseMats& m, const T* beta, cudaDataType ct, cusparseSpMMAlg_t alg,
+            void* buf) {
+    if (persistent_ && !op.prepared) {
+      optional_preprocess(cusparseSpMM_preprocess(h, opA, opB, alpha, A, m.in, beta, m.out, ct, alg, buf),
+                          "cusparseSpMM_preprocess");
+      op.prepared = true;
+    }
+    CONVKIT_CUSPARSE_TRY(cusparseSpMM(h, opA, opB, alpha, A, m.in, beta, m.out, ct, alg, buf));
   }
 
   bool persistent_;

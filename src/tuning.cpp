@@ -115,7 +115,9 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
       const double idx = 4.0;
       const double nnz = double(p.K) * p.out_spatial() * taps;
       const double matrix = nnz * (esz + idx) + double(p.K) * p.out_spatial() * idx;
-      // SpMM streams the matrix once per block of right-hand sides.
+      // SpMM streams the matrix once per block of right-hand sides. (Set
+      // from the column-major SpMM; the row-major formulation with its two
+      // transposes has not been timed yet, so this is not re-fitted.)
       const double passes = std::ceil(double(p.N) / 32.0);
       double ms = roof_ms(2.0 * nnz * p.N, peak, 0.3, matrix * passes + x_bytes + y_bytes, d.bandwidth, 0.6, 2);
       if (!for_plan) ms += roof_ms(0, 1, 1, 3.0 * matrix, d.bandwidth, 0.3, 6) + 0.05;

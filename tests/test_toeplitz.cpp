@@ -11,9 +11,12 @@
 #include "toeplitz.cuh"
 
 #include <cstdio>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace convkit::test {
 namespace {
@@ -560,6 +563,63 @@ TEST(Toeplitz, RejectsBadWeightViews) {
   } catch (const Error& e) {
     EXPECT_EQ(e.status(), Status::InvalidArgument);
   }
+}
+
+// The row-major SpMM formulation's transpose, run on the CPU thread by
+// thread and tile by tile exactly as the kernel runs it (load every thread,
+// barrier, store every thread): every output written once, with the bias of
+// its input row, on shapes that leave partial tiles on both edges.
+TEST(Toeplitz, TransposeStepsCoverEveryElementOnce) {
+  namespace dt = detail::toeplitz;
+  using G = dt::TransposeGeom;
+  const std::int64_t shapes[][3] = {{1, 1, 1}, {2, 70, 7}, {64, 33, 1}, {45, 64, 5}, {31, 97, 31}, {3, 1000, 100}};
+  for (const auto& sh : shapes) {
+    const std::int64_t rows = sh[0], cols = sh[1], Q = sh[2];
+    SCOPED_TRACE(std::to_string(rows) + " x " + std::to_string(cols) + ", Q = " + std::to_string(Q));
+    std::vector<double> in(static_cast<std::size_t>(rows * cols)), b(static_cast<std::size_t>((rows + Q - 1) / Q));
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = double(i % 1013) - 500.0;
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = 1000.0 * double(i + 1);
+    for (const bool with_bias : {false, true}) {
+      const G g = G::make(rows, cols, Q);
+      EXPECT_EQ(g.tiles, ((rows + 31) / 32) * ((cols + 31) / 32));
+      std::vector<double> out(in.size(), std::nan("")), tile(G::kTile * G::kPitch);
+      std::vector<int> writes(in.size(), 0);
+      std::vector<double> guard(out.size());
+      for (std::int64_t t = 0; t < g.tiles; ++t) {
+        std::fill(tile.begin(), tile.end(), std::nan(""));
+        for (int ty = 0; ty < G::kPass; ++ty)
+          for (int tx = 0; tx < G::kTile; ++tx)
+            dt::transpose_load(g, in.data(), with_bias ? b.data() : static_cast<const double*>(nullptr), t, tx, ty,
+                               tile.data());
+        for (int ty = 0; ty < G::kPass; ++ty)
+          for (int tx = 0; tx < G::kTile; ++tx) {
+            guard = out;
+            dt::transpose_store(g, out.data(), t, tx, ty, tile.data());
+            for (std::size_t i = 0; i < out.size(); ++i)
+              if (!(guard[i] == out[i] || (std::isnan(guard[i]) && std::isnan(out[i])))) ++writes[i];
+          }
+      }
+      for (std::int64_t c = 0; c < cols; ++c)
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const std::size_t o = static_cast<std::size_t>(c * rows + r);
+          const double want = in[static_cast<std::size_t>(r * cols + c)] + (with_bias ? b[static_cast<std::size_t>(r / Q)] : 0.0);
+          ASSERT_EQ(out[o], want) << "out[" << c << ", " << r << "]";
+          ASSERT_EQ(writes[o], 1) << "out[" << c << ", " << r << "]";
+        }
+    }
+  }
+}
+
+// Rows whenever N > 1 and the copies fit beside what is already held.
+TEST(Toeplitz, SpmmLayoutFollowsTheWorkspaceLimit) {
+  namespace dt = detail::toeplitz;
+  const std::size_t unlimited = std::numeric_limits<std::size_t>::max();
+  EXPECT_EQ(dt::spmm_layout(1, 100, 10, unlimited), dt::SpmmLayout::Columns);
+  EXPECT_EQ(dt::spmm_layout(2, 100, 10, unlimited), dt::SpmmLayout::Rows);
+  EXPECT_EQ(dt::spmm_layout(64, 100, 10, 110), dt::SpmmLayout::Rows);
+  EXPECT_EQ(dt::spmm_layout(64, 100, 10, 109), dt::SpmmLayout::Columns);
+  EXPECT_EQ(dt::spmm_layout(64, 200, 10, 150), dt::SpmmLayout::Columns);
+  EXPECT_EQ(dt::spmm_layout(64, 100, unlimited, unlimited), dt::SpmmLayout::Columns);
 }
 
 }  // namespace

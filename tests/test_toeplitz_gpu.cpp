@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 namespace convkit::test {
@@ -214,6 +215,45 @@ TEST(ToeplitzGpu, RunTransposeMatchesReferenceConvTranspose) {
   for (const ConvCase& c : problem_table()) {
     check_transpose<float>(c, seed += 10, true);
     check_transpose<double>(c, seed += 10, false);
+  }
+}
+
+// SpMM's two dense layouts: row-major copies (the default, workspace
+// unlimited) and, under a limit that holds the matrix but not the copies,
+// cuSPARSE on NCHW in place. Both forward (with bias) and transposed, exact.
+TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
+  CONVKIT_REQUIRE_GPU();
+  const ConvSpec spec = ConvSpec::conv2d().padding(1).bias(true);
+  const Shape xs{8, 4, 48, 40}, ws{6, 4, 3, 3};
+  const ConvProblem p = spec.problem(xs, ws);
+  HostTensor<float> x = random_ints<float>(xs, 71), w = random_ints<float>(ws, 72), b = random_ints<float>(Shape{6}, 73);
+  HostTensor<float> dy = random_ints<float>(p.y_shape(), 74);
+  const Expected<float> e = expected_output(spec, x, w, &b);
+  HostTensor<float> want_dx(xs);
+  const ConvSpec nobias = ConvSpec(spec).bias(false);
+  reference::conv_transpose(nobias, dy.view(), w.view(), want_dx.view());
+  const toeplitz::Info in = toeplitz::info(spec, xs, ws, DType::F32);
+  const std::size_t copies = static_cast<std::size_t>(p.N * (in.rows + in.cols)) * sizeof(float);
+  for (const std::size_t limit : {std::numeric_limits<std::size_t>::max(), in.total_bytes() + copies - 1}) {
+    SCOPED_TRACE("workspace limit " + std::to_string(limit));
+    Context ctx;
+    ctx.set_workspace_limit(limit);
+    auto dx = DeviceTensor<float>::from_host(ctx, x), dw = DeviceTensor<float>::from_host(ctx, w);
+    auto db = DeviceTensor<float>::from_host(ctx, b), ddy = DeviceTensor<float>::from_host(ctx, dy);
+    DeviceTensor<float> y(ctx, p.y_shape()), gx(ctx, xs);
+    ConvPlan plan(ctx, spec, xs, ws, DType::F32, Algorithm::SparseToeplitz);
+    plan.set_weights(dw.view(), db.view());
+    poison(ctx, y);
+    plan.run(dx.view(), y.view());
+    EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "run";
+    ConvPlan tplan(ctx, nobias, xs, ws, DType::F32, Algorithm::SparseToeplitz);
+    tplan.set_weights(dw.view());
+    poison(ctx, gx);
+    tplan.run_transpose(ddy.view(), gx.view());
+    EXPECT_TRUE(compare(gx.to_host(), want_dx, nullptr, 0.0)) << "run_transpose";
+    poison(ctx, y);
+    conv(ctx, spec, dx.view(), dw.view(), db.view(), y.view(), Algorithm::SparseToeplitz);
+    EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "conv()";
   }
 }
 

@@ -268,6 +268,17 @@ inline double toeplitz_byte_penalty(double matrix_bytes, double x_bytes, double 
   return ratio(matrix_bytes + x_bytes + y_bytes, min_bytes);
 }
 
+/// The most the "matrix bytes per product time" figure can reach, as a % of
+/// the copy bandwidth: a product also reads x and writes y, so even moving
+/// only its minimum bytes (matrix + x + y) at copy speed it spends
+/// (x + y) / (matrix + x + y) of its time on the dense operands. With many
+/// right-hand sides (SpMM) the dense operands can outweigh the matrix, and a
+/// fixed fraction of the copy bandwidth on the matrix bytes alone is then
+/// unreachable. NaN without a matrix.
+inline double toeplitz_matrix_copy_ceiling_pct(double matrix_bytes, double x_bytes, double y_bytes) {
+  return 100.0 * ratio(matrix_bytes, matrix_bytes + x_bytes + y_bytes);
+}
+
 // ------------------------------------------------------------ text
 
 /// Splits "a,b,,c" into {"a", "b", "c"}.

@@ -195,9 +195,10 @@ void measure(const Env& env, const CaseData<T>& d, Row& r, const std::function<v
 }
 
 // The Toeplitz row's figures: the matrix's own bytes (as toeplitz::info
-// sizes what the plan built) per product time, against the copy bandwidth;
-// set_weights against one product; and how many times the direct path's
-// minimum bytes a product moves.
+// sizes what the plan built) per product time, against the copy bandwidth,
+// with the ceiling that figure has and the bandwidth on all the product's
+// minimum bytes; set_weights against one product; and how many times the
+// direct path's minimum bytes a product moves.
 template <class T>
 void toeplitz_figures(const Env& env, const CaseData<T>& d, Row& r) {
   const toeplitz::Info in = toeplitz::info(d.c.spec, d.c.x, d.c.w, dtype_v<T>);
@@ -207,6 +208,9 @@ void toeplitz_figures(const Env& env, const CaseData<T>& d, Row& r) {
   const double bytes_per_s = ratio(r.matrix_bytes, r.ms_median * 1e-3);
   r.matrix_gbs = bytes_per_s / 1e9;
   r.matrix_copy_pct = 100.0 * ratio(bytes_per_s, env.dev.copy_bandwidth);
+  r.matrix_ceiling_pct = toeplitz_matrix_copy_ceiling_pct(r.matrix_bytes, r.x_bytes, r.y_bytes);
+  r.all_copy_pct =
+      100.0 * ratio(ratio(r.matrix_bytes + r.x_bytes + r.y_bytes, r.ms_median * 1e-3), env.dev.copy_bandwidth);
   r.set_weights_ratio = ratio(r.set_weights_ms, r.ms_median);
   r.byte_penalty = toeplitz_byte_penalty(r.matrix_bytes, r.x_bytes, r.y_bytes, r.min_bytes);
 }

@@ -76,11 +76,13 @@ void print_row(std::FILE* out, const Row& r, bool cudnn_requested) {
   // against the direct path's minimum.
   if (r.chosen == "toeplitz" && std::isfinite(r.matrix_bytes))
     std::fprintf(out,
-                 "         ^ matrix %s (+ map %s) read at %s GB/s = %s%% of copy (target >= %.0f%%: %s); "
+                 "         ^ matrix %s (+ map %s) read at %s GB/s = %s%% of copy (target >= %.0f%%: %s; "
+                 "ceiling with x and y %s%%; matrix+x+y at %s%% of copy); "
                  "set_weights %s ms = %sx product (target <= %.0fx: %s); (matrix+x+y)/min bytes %sx; plan %s ms\n",
                  gb(r.matrix_bytes).c_str(), gb(r.map_bytes).c_str(), sig3(r.matrix_gbs).c_str(),
                  fixed(r.matrix_copy_pct, 1).c_str(), 100 * target::kToeplitzCopyFraction,
                  met(r.matrix_copy_pct >= 100 * target::kToeplitzCopyFraction, r.matrix_copy_pct),
+                 fixed(r.matrix_ceiling_pct, 1).c_str(), fixed(r.all_copy_pct, 1).c_str(),
                  sig3(r.set_weights_ms).c_str(), fixed(r.set_weights_ratio, 2).c_str(),
                  target::kSetWeightsPerProduct,
                  met(r.set_weights_ratio <= target::kSetWeightsPerProduct, r.set_weights_ratio),
@@ -172,6 +174,8 @@ bool write_json(const std::string& path, const RunInfo& in, const std::vector<Ro
         << ", \"map_bytes\": " << num(r.map_bytes) << ", \"matrix_gbs\": " << num(r.matrix_gbs)
         << ", \"matrix_copy_pct\": " << num(r.matrix_copy_pct)
         << ", \"target_copy_pct\": " << num(100 * target::kToeplitzCopyFraction)
+        << ", \"matrix_copy_ceiling_pct\": " << num(r.matrix_ceiling_pct)
+        << ", \"all_bytes_copy_pct\": " << num(r.all_copy_pct)
         << ", \"set_weights_over_product\": " << num(r.set_weights_ratio)
         << ", \"target_set_weights_over_product\": " << num(target::kSetWeightsPerProduct)
         << ", \"byte_penalty_vs_min\": " << num(r.byte_penalty) << "}";

@@ -40,6 +40,8 @@ struct Row {
   double map_bytes = NAN;          ///< the source-tap map set_weights refills through
   double matrix_gbs = NAN;         ///< matrix_bytes / product time
   double matrix_copy_pct = NAN;    ///< matrix_gbs as a % of the copy bandwidth
+  double matrix_ceiling_pct = NAN; ///< the most matrix_copy_pct can be (toeplitz_matrix_copy_ceiling_pct)
+  double all_copy_pct = NAN;       ///< (matrix + x + y bytes) per product time, % of the copy bandwidth
   double set_weights_ratio = NAN;  ///< set_weights time / product time
   double byte_penalty = NAN;       ///< (matrix + x + y bytes) / min_bytes
 

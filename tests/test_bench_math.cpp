@@ -179,6 +179,21 @@ TEST(BenchMath, ToeplitzBytePenaltyUsesTheRealMatrix) {
   EXPECT_TRUE(std::isnan(toeplitz_byte_penalty(1, 1, 1, 0)));
 }
 
+// The SpMM case: 2^20 samples, k = 31, 64 signals. Its matrix is
+// smaller than x and y together, so 75% of the copy bandwidth on the matrix
+// bytes alone is out of reach (the ceiling is about a third).
+TEST(BenchMath, ToeplitzMatrixCeilingCountsTheDenseOperands) {
+  EXPECT_DOUBLE_EQ(toeplitz_matrix_copy_ceiling_pct(2, 1, 1), 50.0);
+  EXPECT_TRUE(std::isnan(toeplitz_matrix_copy_ceiling_pct(0, 0, 0)));
+  const ConvSpec spec = ConvSpec::conv1d().padding(Padding::same());
+  const Shape x{64, 1, std::int64_t(1) << 20}, w{1, 1, 31};
+  const toeplitz::Info in = toeplitz::info(spec, x, w, DType::F32);
+  const double xb = 64.0 * (1 << 20) * 4, yb = xb;
+  const double ceiling = toeplitz_matrix_copy_ceiling_pct(double(in.matrix_bytes), xb, yb);
+  EXPECT_GT(ceiling, 30.0);
+  EXPECT_LT(ceiling, 100.0 * target::kToeplitzCopyFraction);
+}
+
 // A row as run_case leaves it, for the summary tests.
 Row row(const std::string& algorithm, const std::string& name, double ms) {
   Row r;

@@ -368,8 +368,9 @@ void refill_host(const CsrRef<T, I>& m, const T* w);
 template <class T, class I>
 void refill_device(cudaStream_t stream, const CsrRef<T, I>& m, const T* w);
 /// out = in transposed (+ bias by input row / Q), per TransposeGeom, on `stream`.
+/// Exported for convkit-spmm-probe, which times the library's own transposes.
 template <class T>
-void transpose_device(cudaStream_t stream, const T* in, T* out, std::int64_t rows, std::int64_t cols, const T* b,
+CONVKIT_EXPORT void transpose_device(cudaStream_t stream, const T* in, T* out, std::int64_t rows, std::int64_t cols, const T* b,
                       std::int64_t Q);
 /// y[n, k, q] = b[k] for the N·K·Q outputs (b non-null), asynchronous on `stream`.
 template <class T>

@@ -208,16 +208,43 @@ struct Refill {
   const T* w;
   T* values;
 
-  CONVKIT_HD void operator()(I j) const {
-    if (!tap_ptr) {
-      values[j] = w[taps[j]];
-      return;
-    }
+  /// Nonzero j's value.
+  CONVKIT_HD T value(I j) const {
+    if (!tap_ptr) return w[taps[j]];
     T acc = T(0);
     for (I t = tap_ptr[j]; t < tap_ptr[j + 1]; ++t) acc += w[taps[t]];
-    values[j] = acc;
+    return acc;
   }
 };
+
+/// How a refill splits the nonzeros: tiles of kThreads · kPer; thread t of a
+/// tile fills nonzeros t, t + kThreads, ... (coalesced across the block), and
+/// loads all kPer values before storing any, so each thread keeps kPer
+/// independent gathers in flight. The device kernel runs refill_tile per
+/// thread; the host runs the same steps for every thread of every tile.
+struct RefillSplit {
+  static constexpr int kThreads = 256;
+  static constexpr int kPer = 4;
+  static constexpr std::int64_t kTile = std::int64_t(kThreads) * kPer;
+  CONVKIT_HD static std::int64_t tiles(std::int64_t nnz) { return (nnz + kTile - 1) / kTile; }
+  CONVKIT_HD static std::int64_t index(std::int64_t tile, int u, int thread) {
+    return tile * kTile + std::int64_t(u) * kThreads + thread;
+  }
+};
+
+/// Thread `thread`'s share of tile `tile` of the nnz nonzeros.
+template <class T, class I>
+CONVKIT_HD void refill_tile(const Refill<T, I>& f, std::int64_t nnz, std::int64_t tile, int thread) {
+  T v[RefillSplit::kPer];
+  for (int u = 0; u < RefillSplit::kPer; ++u) {
+    const std::int64_t j = RefillSplit::index(tile, u, thread);
+    if (j < nnz) v[u] = f.value(static_cast<I>(j));
+  }
+  for (int u = 0; u < RefillSplit::kPer; ++u) {
+    const std::int64_t j = RefillSplit::index(tile, u, thread);
+    if (j < nnz) f.values[j] = v[u];
+  }
+}
 
 /// The tiled transpose of the row-major SpMM formulation (N > 1): cuSPARSE
 /// multiplies fastest with row-major dense operands (each nonzero then reads

@@ -1,9 +1,11 @@
 // The Toeplitz build and refill drivers: one Thrust sequence over the
 // functors of toeplitz.cuh, instantiated for the thrust::host policy (the
 // host build that the CPU tests and toeplitz::build use) and for
-// thrust::cuda::par_nosync on the context's stream (the device build and
-// set_weights). Also the bias broadcast the sparse path starts each product
-// from, and the tiled transpose of its row-major SpMM formulation.
+// thrust::cuda::par_nosync on the context's stream (the device build). The
+// values (build and set_weights) come from refill_tile, run per thread by a
+// kernel on the device and for every thread in turn on the host. Also the
+// bias broadcast the sparse path starts each product from, and the tiled
+// transpose of its row-major SpMM formulation.
 // Instantiations: {float, double} × {int32, int64} per entry point.
 //
 // The device policy is par_nosync with a stream-ordered allocator, so no step
@@ -56,10 +58,10 @@ struct StreamAllocator {
 
 // The one build sequence, for any policy:
 //   row_ptr = [0, inclusive_scan(row nnz)]; (multi-tap only) row_tap_ptr
-//   likewise and tap_ptr[nnz] = total taps; RowFill per row; Refill per
-//   nonzero when weights are given.
+//   likewise and tap_ptr[nnz] = total taps; RowFill per row. The values
+//   (when weights are given) come after it, from refill_host / refill_device.
 template <class Policy, class T, class I>
-void build_with(Policy&& pol, const Pattern& pat, const CsrRef<T, I>& m, const T* w, I* row_tap_scratch) {
+void build_with(Policy&& pol, const Pattern& pat, const CsrRef<T, I>& m, I* row_tap_scratch) {
   const I rows = static_cast<I>(m.rows);
   thrust::counting_iterator<I> first(0), last(rows);
   thrust::fill(pol, m.row_ptr, m.row_ptr + 1, I(0));
@@ -74,16 +76,21 @@ void build_with(Policy&& pol, const Pattern& pat, const CsrRef<T, I>& m, const T
   thrust::for_each(pol, first, last,
                    RowFill<I>{pat, m.row_ptr, pat.single ? nullptr : row_tap_scratch, m.cols,
                               pat.single ? nullptr : m.tap_ptr, m.taps});
-  if (w) {
-    thrust::counting_iterator<I> j0(0), j1(static_cast<I>(m.nnz));
-    thrust::for_each(pol, j0, j1, Refill<T, I>{pat.single ? nullptr : m.tap_ptr, m.taps, w, m.values});
-  }
+
 }
 
-template <class Policy, class T, class I>
-void refill_with(Policy&& pol, const CsrRef<T, I>& m, const T* w) {
-  thrust::counting_iterator<I> j0(0), j1(static_cast<I>(m.nnz));
-  thrust::for_each(pol, j0, j1, Refill<T, I>{m.tap_ptr, m.taps, w, m.values});
+// m as the refill reads it: no tap_ptr when every nonzero has one tap (the
+// build leaves tap_ptr unwritten then).
+template <class T, class I>
+CsrRef<T, I> values_ref(const Pattern& pat, CsrRef<T, I> m) {
+  if (pat.single) m.tap_ptr = nullptr;
+  return m;
+}
+
+template <class T, class I>
+__global__ void __launch_bounds__(RefillSplit::kThreads) refill_kernel(Refill<T, I> f, std::int64_t nnz) {
+  const std::int64_t tiles = RefillSplit::tiles(nnz);
+  for (std::int64_t t = blockIdx.x; t < tiles; t += gridDim.x) refill_tile(f, nnz, t, static_cast<int>(threadIdx.x));
 }
 
 template <class T>
@@ -110,27 +117,35 @@ __global__ void __launch_bounds__(TransposeGeom::kTile * TransposeGeom::kPass)
 
 template <class T, class I>
 void build_host(const Pattern& pat, const CsrRef<T, I>& m, const T* w, I* row_tap_scratch) {
-  build_with(thrust::host, pat, m, w, row_tap_scratch);
+  build_with(thrust::host, pat, m, row_tap_scratch);
+  if (w) refill_host(values_ref(pat, m), w);
 }
 
 template <class T, class I>
 void build_device(cudaStream_t stream, const Pattern& pat, const CsrRef<T, I>& m, const T* w, I* row_tap_scratch) {
   StreamAllocator alloc{stream};
   translating_thrust_errors("toeplitz device build", [&] {
-    build_with(thrust::cuda::par_nosync(alloc).on(stream), pat, m, w, row_tap_scratch);
+    build_with(thrust::cuda::par_nosync(alloc).on(stream), pat, m, row_tap_scratch);
   });
   CONVKIT_CHECK_LAUNCH();
+  if (w) refill_device(stream, values_ref(pat, m), w);
 }
 
 template <class T, class I>
 void refill_host(const CsrRef<T, I>& m, const T* w) {
-  refill_with(thrust::host, m, w);
+  const Refill<T, I> f{m.tap_ptr, m.taps, w, m.values};
+  const std::int64_t tiles = RefillSplit::tiles(m.nnz);
+  for (std::int64_t t = 0; t < tiles; ++t)
+    for (int thread = 0; thread < RefillSplit::kThreads; ++thread) refill_tile(f, m.nnz, t, thread);
 }
 
 template <class T, class I>
 void refill_device(cudaStream_t stream, const CsrRef<T, I>& m, const T* w) {
-  StreamAllocator alloc{stream};
-  translating_thrust_errors("toeplitz refill", [&] { refill_with(thrust::cuda::par_nosync(alloc).on(stream), m, w); });
+  const std::int64_t tiles = RefillSplit::tiles(m.nnz);
+  if (tiles == 0) return;
+  // Grid-stride over tiles: cap the grid, the loop covers the rest.
+  const unsigned grid = static_cast<unsigned>(tiles < 65535 * 8 ? tiles : 65535 * 8);
+  refill_kernel<T, I><<<grid, RefillSplit::kThreads, 0, stream>>>(Refill<T, I>{m.tap_ptr, m.taps, w, m.values}, m.nnz);
   CONVKIT_CHECK_LAUNCH();
 }
 

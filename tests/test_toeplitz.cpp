@@ -622,5 +622,52 @@ TEST(Toeplitz, SpmmLayoutFollowsTheWorkspaceLimit) {
   EXPECT_EQ(dt::spmm_layout(64, 100, unlimited, unlimited), dt::SpmmLayout::Columns);
 }
 
+
+// The refill's per-thread steps (the device kernel runs refill_tile for each
+// thread of each tile): every nonzero written exactly once, by the thread
+// RefillSplit assigns it, with its one tap or the sum of its taps.
+TEST(Toeplitz, RefillStepsWriteEveryNonzeroOnce) {
+  namespace dt = detail::toeplitz;
+  using S = dt::RefillSplit;
+  const std::vector<std::int32_t> counts = {0, 1, 255, 256, 1023, 1024, 1025, 5000};
+  for (const std::int32_t nnz : counts)
+    for (const bool multi : {false, true}) {
+      SCOPED_TRACE("nnz " + std::to_string(nnz) + (multi ? ", several taps" : ", one tap"));
+      std::vector<double> w(97);
+      for (std::size_t i = 0; i < w.size(); ++i) w[i] = double(i) * 3.0 - 100.0;
+      // Nonzero j reads taps (j·7) % 97 and, when multi, also ((j·7) + j % 3 + 1) % 97 once per j % 3.
+      std::vector<std::int32_t> tap_ptr{0}, taps;
+      for (std::int32_t j = 0; j < nnz; ++j) {
+        taps.push_back((j * 7) % 97);
+        if (multi)
+          for (std::int32_t e = 0; e < j % 3; ++e) taps.push_back((j * 7 + e + 1) % 97);
+        tap_ptr.push_back(static_cast<std::int32_t>(taps.size()));
+      }
+      std::vector<double> values(static_cast<std::size_t>(nnz), std::nan(""));
+      const dt::Refill<double, std::int32_t> f{multi ? tap_ptr.data() : nullptr, taps.data(), w.data(), values.data()};
+      std::vector<int> writes(values.size(), 0);
+      std::vector<double> guard;
+      EXPECT_EQ(S::tiles(nnz), (nnz + S::kTile - 1) / S::kTile);
+      for (std::int64_t t = 0; t < S::tiles(nnz); ++t)
+        for (int thread = 0; thread < S::kThreads; ++thread) {
+          guard = values;
+          dt::refill_tile(f, nnz, t, thread);
+          for (std::size_t i = 0; i < values.size(); ++i)
+            if (!(guard[i] == values[i] || (std::isnan(guard[i]) && std::isnan(values[i])))) {
+              ++writes[i];
+              EXPECT_EQ(std::int64_t(i) % S::kThreads, thread) << "nonzero " << i;
+              EXPECT_EQ(std::int64_t(i) / S::kTile, t) << "nonzero " << i;
+            }
+        }
+      for (std::int32_t j = 0; j < nnz; ++j) {
+        double want = 0.0;
+        for (std::int32_t k = multi ? tap_ptr[j] : j; k < (multi ? tap_ptr[j + 1] : j + 1); ++k)
+          want += w[static_cast<std::size_t>(multi ? taps[k] : taps[j])];
+        ASSERT_EQ(values[j], want) << "nonzero " << j;
+        ASSERT_EQ(writes[j], 1) << "nonzero " << j;
+      }
+    }
+}
+
 }  // namespace
 }  // namespace convkit::test

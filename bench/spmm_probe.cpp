@@ -46,7 +46,10 @@ const char* const kHelp =
     "  --case SUBSTR  only the cases whose name contains SUBSTR (repeatable)\n"
     "  --reps R       timed runs per configuration, median (default 20; fewer when they exceed 1.5 s)\n"
     "  --quick        the first two cases only, 5 runs each\n"
-    "  --json FILE    also write the rows as JSON\n";
+    "  --json FILE    also write the rows as JSON\n"
+    "Exit status: 0 when every configuration cuSPARSE ran gave the exact product, 1 when one did not\n"
+    "(or a run failed), 2 on a usage error (a --case matching no case included).\n"
+    "Without a CUDA device it says so and exits 0.\n";
 
 struct Options {
   std::vector<std::string> cases;
@@ -366,6 +369,7 @@ int run(int argc, char** argv) {
     for (const std::string& f : opt.cases) keep = keep || c.name.find(f) != std::string::npos;
     if (keep) chosen.push_back(std::move(c));
   }
+  if (chosen.empty()) return std::fprintf(stderr, "convkit-spmm-probe: no case matches --case\n"), 2;
   if (!device_available()) return std::puts("no CUDA device: nothing to probe"), 0;
 
   Context ctx;
@@ -423,14 +427,18 @@ int run(int argc, char** argv) {
   }
   std::printf("\n%zu rows in %.1f s\n", rows.size(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  if (opt.json.empty()) return 0;
+  std::size_t inexact = 0;
+  for (const ProbeRow& r : rows) inexact += r.status == "ok" && r.exact != "pass";
+  if (inexact) std::printf("%zu configuration(s) gave an inexact product on integer data\n", inexact);
+  const int status = inexact ? 1 : 0;
+  if (opt.json.empty()) return status;
   const std::string header = "\"program\": \"convkit-spmm-probe\", \"version\": " +
                              json_string(CONVKIT_VERSION_STRING) + ", \"device\": " + json_string(dev.name) +
                              ", \"date\": " + json_string(date) + ", \"versions\": " + json_string(versions) +
                              ", \"max_runs\": " + std::to_string(opt.reps);
   if (!write_json(opt.json, header, rows)) return 1;
   std::printf("JSON: %s\n", opt.json.c_str());
-  return 0;
+  return status;
 }
 
 }  // namespace

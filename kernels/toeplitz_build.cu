@@ -76,7 +76,6 @@ void build_with(Policy&& pol, const Pattern& pat, const CsrRef<T, I>& m, I* row_
   thrust::for_each(pol, first, last,
                    RowFill<I>{pat, m.row_ptr, pat.single ? nullptr : row_tap_scratch, m.cols,
                               pat.single ? nullptr : m.tap_ptr, m.taps});
-
 }
 
 // m as the refill reads it: no tap_ptr when every nonzero has one tap (the

@@ -39,16 +39,17 @@
 namespace convkit::bench {
 namespace {
 
-constexpr double kBudgetS = 1.5;  // timed seconds per configuration before --reps is cut (to at least 5)
+constexpr double kBudgetS = 1.5;  // timed seconds per configuration before --reps is cut (to min(--reps, 5))
 
 const char* const kHelp =
     "usage: convkit-spmm-probe [--case SUBSTR]... [--reps R] [--quick] [--json FILE]\n"
     "  --case SUBSTR  only the cases whose name contains SUBSTR (repeatable)\n"
     "  --reps R       timed runs per configuration, median (default 20; fewer when they exceed 1.5 s)\n"
-    "  --quick        the first two cases only, 5 runs each\n"
+    "  --quick        the first two cases chosen, 5 runs each\n"
     "  --json FILE    also write the rows as JSON\n"
-    "Exit status: 0 when every configuration cuSPARSE ran gave the exact product, 1 when one did not\n"
-    "(or a run failed), 2 on a usage error (a --case matching no case included).\n"
+    "Exit status: 0 when every configuration cuSPARSE ran gave the exact product, 1 when one did not,\n"
+    "when a case could not be set up or cuSPARSE ran none of its configurations, or on a CUDA error;\n"
+    "2 on a usage error (a --case matching no case included).\n"
     "Without a CUDA device it says so and exits 0.\n";
 
 struct Options {
@@ -362,7 +363,6 @@ int run(int argc, char** argv) {
     if (c.name.rfind("spmm ", 0) == 0) cases.push_back(std::move(c));
   for (Case& c : suite_cases("cnn", false))
     if (c.name.rfind("resnet50", 0) == 0) cases.push_back(std::move(c));
-  if (opt.quick && cases.size() > 2) cases.resize(2);
   std::vector<Case> chosen;
   for (Case& c : cases) {
     bool keep = opt.cases.empty();
@@ -370,6 +370,7 @@ int run(int argc, char** argv) {
     if (keep) chosen.push_back(std::move(c));
   }
   if (chosen.empty()) return std::fprintf(stderr, "convkit-spmm-probe: no case matches --case\n"), 2;
+  if (opt.quick && chosen.size() > 2) chosen.resize(2);
   if (!device_available()) return std::puts("no CUDA device: nothing to probe"), 0;
 
   Context ctx;
@@ -392,12 +393,13 @@ int run(int argc, char** argv) {
                 sparse % 100);
   std::printf("convkit-spmm-probe %s  %s\ndevice: %s (sm_%d%d)\n%s\n", CONVKIT_VERSION_STRING, date.c_str(),
               dev.name.c_str(), dev.major, dev.minor, versions);
-  std::printf("f32, alpha 1, beta 0, opA non-transpose; median of up to %d runs (cut to fit %.1f s, at least 5), "
+  std::printf("f32, alpha 1, beta 0, opA non-transpose; median of up to %d runs (cut to fit %.1f s, never below min(5, that)), "
               "C zeroed and L2 flushed (%.0f MB) before each, SpMM alone timed\n",
               opt.reps, kBudgetS, double(flusher.bytes()) / 1e6);
 
   Env env{opt, ctx, stream, flusher, sp};
   std::vector<ProbeRow> rows;
+  std::size_t unprobed = 0;  // cases skipped, or with no configuration cuSPARSE ran
   const auto t0 = std::chrono::steady_clock::now();
   for (std::size_t k = 0; k < chosen.size(); ++k) {
     const Case& c = chosen[k];
@@ -408,6 +410,7 @@ int run(int argc, char** argv) {
       setup(env, c, 0x5EED0000u + k, d);
     } catch (const Error& e) {  // e.g. T over the device's memory: skip the case
       std::printf("case skipped: %s: %s\n", status_name(e.status()), e.what());
+      ++unprobed;
       continue;
     }
     std::printf("%s\ntranspose x to row-major %.3f ms, y back to NCHW %.3f ms\n\n", d.T.info().str().c_str(),
@@ -424,13 +427,19 @@ int run(int argc, char** argv) {
       }
     std::printf("\n");
     summarize(rows, first);
+    if (std::none_of(rows.begin() + static_cast<std::ptrdiff_t>(first), rows.end(),
+                     [](const ProbeRow& r) { return r.status == "ok"; })) {
+      std::printf("no configuration ran on this case\n");
+      ++unprobed;
+    }
   }
   std::printf("\n%zu rows in %.1f s\n", rows.size(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   std::size_t inexact = 0;
   for (const ProbeRow& r : rows) inexact += r.status == "ok" && r.exact != "pass";
   if (inexact) std::printf("%zu configuration(s) gave an inexact product on integer data\n", inexact);
-  const int status = inexact ? 1 : 0;
+  if (unprobed) std::printf("%zu case(s) not probed\n", unprobed);
+  const int status = inexact || unprobed ? 1 : 0;
   if (opt.json.empty()) return status;
   const std::string header = "\"program\": \"convkit-spmm-probe\", \"version\": " +
                              json_string(CONVKIT_VERSION_STRING) + ", \"device\": " + json_string(dev.name) +

@@ -209,6 +209,7 @@ class ToeplitzPlan final : public PlanImpl {
     bool prepared = false;
     bool layout_chosen = false;
     toeplitz::SpmmLayout layout = toeplitz::SpmmLayout::Columns;
+    std::size_t layout_limit = 0;  ///< the workspace limit the layout was chosen under
   };
 
   static constexpr std::size_t kAlign = 256;
@@ -325,7 +326,9 @@ class ToeplitzPlan final : public PlanImpl {
     const cusparseOperation_t opB = CUSPARSE_OPERATION_NON_TRANSPOSE;
     const std::size_t in_bytes = static_cast<std::size_t>(n_in * N) * sizeof(T);
     const std::size_t out_bytes = static_cast<std::size_t>(n_out * N) * sizeof(T);
-    const std::size_t copy_bytes = aligned(in_bytes) + out_bytes;
+    // Rounded up as scratch() lays them out, so the layout rule and the
+    // workspace checks count the same bytes.
+    const std::size_t copy_bytes = aligned(in_bytes) + aligned(out_bytes);
     // Row-major [rows, N] or column-major [rows, N] (= NCHW) descriptors.
     auto describe = [&](DenseMats& m, const void* pin, void* pout, cusparseOrder_t order) {
       const bool rows = order == CUSPARSE_ORDER_ROW;
@@ -333,9 +336,11 @@ class ToeplitzPlan final : public PlanImpl {
       CONVKIT_CUSPARSE_TRY(cusparseCreateDnMat(&m.out, n_out, N, rows ? N : n_out, pout, ct, order));
     };
 
-    if (!op.layout_chosen) {
+    if (!op.layout_chosen || op.layout_limit != ctx_->workspace_limit) {
       // Rows when cuSPARSE takes it and the copies fit beside what the
       // product holds (sized on the caller's arrays: same element counts).
+      // Chosen again when the workspace limit has changed since; a new
+      // layout is preprocessed again.
       DenseMats probe;
       describe(probe, in, out, CUSPARSE_ORDER_ROW);
       std::size_t bytes = 0;
@@ -344,8 +349,12 @@ class ToeplitzPlan final : public PlanImpl {
       if (st != CUSPARSE_STATUS_SUCCESS && st != CUSPARSE_STATUS_NOT_SUPPORTED)
         throw_cusparse(static_cast<int>(st), "cusparseSpMM_bufferSize", __FILE__, __LINE__);
       const std::size_t held = (persistent_ ? workspace_bytes() : info.total_bytes()) + bytes;
-      op.layout = st == CUSPARSE_STATUS_SUCCESS ? toeplitz::spmm_layout(N, held, copy_bytes, ctx_->workspace_limit)
-                                                : toeplitz::SpmmLayout::Columns;
+      const toeplitz::SpmmLayout layout = st == CUSPARSE_STATUS_SUCCESS
+                                              ? toeplitz::spmm_layout(N, held, copy_bytes, ctx_->workspace_limit)
+                                              : toeplitz::SpmmLayout::Columns;
+      if (op.layout_chosen && layout != op.layout) op.prepared = false;
+      op.layout = layout;
+      op.layout_limit = ctx_->workspace_limit;
       op.layout_chosen = true;
     }
 

@@ -136,7 +136,7 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
 // run on column-major operands (the default, CSR_ALG1 and CSR_ALG2 SpMM were
 // measured to differ); the row-major SpMM formulation keeps CSR_ALG3 and
 // fixed-order transposes, and ChoiceGpu.EveryAlgorithmIsBitIdenticalRunToRun
-// checks it. Only forward products are chosen by
+// checks it (one-shot conv() and a ConvPlan, each run twice). Only forward products are chosen by
 // Auto; the transposed product is not bit-reproducible. Kept here so Auto's
 // determinism filter has one place to look; the GPU tests check it.
 bool is_deterministic(Algorithm) { return true; }

@@ -117,6 +117,21 @@ TEST(ChoiceGpu, EveryAlgorithmIsBitIdenticalRunToRun) {
       std::int64_t differ = 0;
       for (std::int64_t i = 0; i < h1.numel(); ++i) differ += std::memcmp(&h1[i], &h2[i], sizeof(float)) != 0;
       EXPECT_EQ(differ, 0) << "elements that differ between two identical runs";
+      // The same through a ConvPlan (persistent state: preprocessed cuSPARSE
+      // buffers, the chosen SpMM layout), run twice.
+      ConvPlan plan(ctx, c.spec, c.x, c.w, DType::F32, a);
+      if (c.spec.has_bias())
+        plan.set_weights(w.view(), b.view());
+      else
+        plan.set_weights(w.view());
+      DeviceTensor<float> y3(ctx, want.y.shape()), y4(ctx, want.y.shape());
+      plan.run(x.view(), y3.view());
+      plan.run(x.view(), y4.view());
+      const auto h3 = y3.to_host(), h4 = y4.to_host();
+      EXPECT_TRUE(compare(h3, want.y, &want.magnitude, tol)) << "plan";
+      differ = 0;
+      for (std::int64_t i = 0; i < h3.numel(); ++i) differ += std::memcmp(&h3[i], &h4[i], sizeof(float)) != 0;
+      EXPECT_EQ(differ, 0) << "elements that differ between two runs of one plan";
     }
   }
 }

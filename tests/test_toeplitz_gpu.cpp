@@ -246,6 +246,11 @@ TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
     poison(ctx, y);
     plan.run(dx.view(), y.view());
     EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "run";
+    // Which layout ran: only the row-major copies take context workspace.
+    if (limit == std::numeric_limits<std::size_t>::max())
+      EXPECT_GE(ctx.workspace_allocated(), copies) << "row-major copies expected";
+    else
+      EXPECT_LT(ctx.workspace_allocated(), copies) << "column-major (no copies) expected";
     ConvPlan tplan(ctx, nobias, xs, ws, DType::F32, Algorithm::SparseToeplitz);
     tplan.set_weights(dw.view());
     poison(ctx, gx);
@@ -254,6 +259,22 @@ TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
     poison(ctx, y);
     conv(ctx, spec, dx.view(), dw.view(), db.view(), y.view(), Algorithm::SparseToeplitz);
     EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "conv()";
+  }
+  // One plan across limit changes: row-major, then (limit lowered below the
+  // copies) column-major, then row-major again; exact every time.
+  Context ctx;
+  auto dx = DeviceTensor<float>::from_host(ctx, x), dw = DeviceTensor<float>::from_host(ctx, w);
+  auto db = DeviceTensor<float>::from_host(ctx, b);
+  DeviceTensor<float> y(ctx, p.y_shape());
+  ConvPlan plan(ctx, spec, xs, ws, DType::F32, Algorithm::SparseToeplitz);
+  plan.set_weights(dw.view(), db.view());
+  for (const std::size_t limit : {std::numeric_limits<std::size_t>::max(), in.total_bytes() + copies - 1,
+                                  std::numeric_limits<std::size_t>::max()}) {
+    SCOPED_TRACE("same plan, workspace limit " + std::to_string(limit));
+    ctx.set_workspace_limit(limit);
+    poison(ctx, y);
+    plan.run(dx.view(), y.view());
+    EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0));
   }
 }
 

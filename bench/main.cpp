@@ -297,7 +297,7 @@ Row run_convkit(const Env& env, CaseData<T>& d, Which which) {
   r.plan_ms = ms_since(t0);
   const Algorithm chosen = plan.algorithm();
   r.chosen = label(chosen);
-  r.variant = a == Algorithm::Auto ? supports(c.spec, c.x, c.w, t, chosen).variant : s.variant;
+  r.variant = plan.variant();
   r.workspace_bytes = double(plan.workspace_bytes());
 
   // What a caller pays when only the weights change (for Toeplitz: the
@@ -307,6 +307,7 @@ Row run_convkit(const Env& env, CaseData<T>& d, Which which) {
                                       [&] { plan.set_weights(d.w.view()); }));
 
   measure(env, d, r, [&] { plan.run(d.x.view(), d.y.view()); }, d.y.data(), d.y.bytes(), d.idx);
+  r.variant = plan.variant();  // after running: the Toeplitz SpMM's layout is chosen at its first run
   if (chosen == Algorithm::SparseToeplitz) toeplitz_figures(env, d, r);
   if (which == Which::Im2col && r.status == "ok") im2col_split(env, d, r);
   return r;

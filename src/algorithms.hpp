@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 namespace convkit::detail {
 
@@ -77,6 +78,8 @@ class PlanImpl {
   }
   virtual void run_transpose(const void* dy, void* dx);
   virtual std::size_t workspace_bytes() const { return ops_.workspace(problem_, dtype_); }
+  /// The path it runs (Support::variant).
+  virtual std::string variant() const { return ops_.supports(problem_, dtype_).variant; }
 
   const ConvProblem& problem() const { return problem_; }
   DType dtype() const { return dtype_; }

@@ -170,5 +170,6 @@ const ConvProblem& ConvPlan::problem() const { return impl_->problem(); }
 Algorithm ConvPlan::algorithm() const { return impl_->algorithm(); }
 DType ConvPlan::dtype() const { return impl_->dtype(); }
 std::size_t ConvPlan::workspace_bytes() const { return impl_->workspace_bytes(); }
+std::string ConvPlan::variant() const { return impl_->variant(); }
 
 }  // namespace convkit

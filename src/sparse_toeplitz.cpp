@@ -198,6 +198,15 @@ class ToeplitzPlan final : public PlanImpl {
     return A_.info().total_bytes() + ops_state_[0].buffer_bytes + ops_state_[1].buffer_bytes;
   }
 
+  // The forward product's SpMM layout, once its first run has chosen it.
+  std::string variant() const override {
+    std::string v = PlanImpl::variant();
+    const Op& fwd = ops_state_[0];
+    if (problem_.N > 1 && fwd.layout_chosen)
+      v += fwd.layout == toeplitz::SpmmLayout::Rows ? "-rows" : "-columns";
+    return v;
+  }
+
  private:
   // Per operation (0: T·x, 1: Tᵀ·y): its CSR descriptor over the shared
   // arrays, (persistent plans) its preprocessed buffer, and (N > 1) the dense

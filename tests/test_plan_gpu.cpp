@@ -1,10 +1,12 @@
 // ConvPlan's argument checks on a GPU: an output that overlaps the weights or
 // bias bound with set_weights is refused before any work, for every
-// algorithm, and the caller's memory is left as it was.
+// algorithm, and the caller's memory is left as it was; and the path a plan
+// reports running.
 #include "harness.hpp"
 
 #include <cuda_runtime_api.h>
 
+#include <string>
 #include <vector>
 
 namespace convkit::test {
@@ -45,6 +47,32 @@ TEST(PlanGpu, OutputOverlappingTheBoundWeightsIsRefused) {
     ASSERT_EQ(cudaMemcpy(after.data(), buf.data(), after.size() * sizeof(float), cudaMemcpyDeviceToHost),
               cudaSuccess);
     EXPECT_EQ(after, init);
+  }
+}
+
+// ConvPlan::variant() names the path Support::variant names, for every
+// algorithm (Auto: its choice's); a Toeplitz SpMM plan adds its dense layout
+// once it has run.
+TEST(PlanGpu, VariantNamesThePathThatRuns) {
+  CONVKIT_REQUIRE_GPU();
+  const ConvSpec spec = ConvSpec::conv2d().padding(1);
+  for (const Shape xs : {Shape{1, 3, 20, 18}, Shape{4, 3, 20, 18}}) {
+    const Shape ws{5, 3, 3, 3};
+    Context ctx;
+    auto x = DeviceTensor<float>::from_host(ctx, random_ints<float>(xs, 11));
+    auto w = DeviceTensor<float>::from_host(ctx, random_ints<float>(ws, 12));
+    DeviceTensor<float> y(ctx, spec.problem(xs, ws).y_shape());
+    for (Algorithm a : {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz, Algorithm::Auto}) {
+      SCOPED_TRACE(std::string(algorithm_name(a)) + " x " + xs.str());
+      ConvPlan plan(ctx, spec, xs, ws, DType::F32, a);
+      const std::string want = supports(spec, xs, ws, DType::F32, plan.algorithm()).variant;
+      ASSERT_FALSE(want.empty());
+      EXPECT_EQ(plan.variant(), want);
+      plan.set_weights(w.view());
+      plan.run(x.view(), y.view());
+      const bool spmm = plan.algorithm() == Algorithm::SparseToeplitz && xs[0] > 1;
+      EXPECT_EQ(plan.variant(), spmm ? want + "-rows" : want);  // no workspace limit: row-major copies
+    }
   }
 }
 

@@ -246,11 +246,15 @@ TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
     poison(ctx, y);
     plan.run(dx.view(), y.view());
     EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "run";
-    // Which layout ran: only the row-major copies take context workspace.
-    if (limit == std::numeric_limits<std::size_t>::max())
+    // Which layout ran: the plan names it, and only the row-major copies take
+    // context workspace.
+    if (limit == std::numeric_limits<std::size_t>::max()) {
+      EXPECT_EQ(plan.variant(), "toeplitz/spmm-rows");
       EXPECT_GE(ctx.workspace_allocated(), copies) << "row-major copies expected";
-    else
+    } else {
+      EXPECT_EQ(plan.variant(), "toeplitz/spmm-columns");
       EXPECT_LT(ctx.workspace_allocated(), copies) << "column-major (no copies) expected";
+    }
     ConvPlan tplan(ctx, nobias, xs, ws, DType::F32, Algorithm::SparseToeplitz);
     tplan.set_weights(dw.view());
     poison(ctx, gx);
@@ -275,6 +279,8 @@ TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
     poison(ctx, y);
     plan.run(dx.view(), y.view());
     EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0));
+    EXPECT_EQ(plan.variant(), limit == std::numeric_limits<std::size_t>::max() ? "toeplitz/spmm-rows"
+                                                                              : "toeplitz/spmm-columns");
   }
 }
 

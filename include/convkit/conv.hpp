@@ -107,6 +107,11 @@ class CONVKIT_EXPORT ConvPlan {
   DType dtype() const;
   /// Workspace bytes the plan uses while running.
   std::size_t workspace_bytes() const;
+  /// The kernel or library path it runs, as Support::variant names it (e.g.
+  /// "direct/plane2d"). SparseToeplitz with N > 1 adds the SpMM's dense
+  /// layout once the plan has run: "toeplitz/spmm-rows" (row-major copies in
+  /// the workspace) or "toeplitz/spmm-columns" (NCHW in place).
+  std::string variant() const;
 
  private:
   std::unique_ptr<detail::PlanImpl> impl_;

@@ -78,14 +78,6 @@ void build_with(Policy&& pol, const Pattern& pat, const CsrRef<T, I>& m, I* row_
                               pat.single ? nullptr : m.tap_ptr, m.taps});
 }
 
-// m as the refill reads it: no tap_ptr when every nonzero has one tap (the
-// build leaves tap_ptr unwritten then).
-template <class T, class I>
-CsrRef<T, I> values_ref(const Pattern& pat, CsrRef<T, I> m) {
-  if (pat.single) m.tap_ptr = nullptr;
-  return m;
-}
-
 template <class T, class I>
 __global__ void __launch_bounds__(RefillSplit::kThreads) refill_kernel(Refill<T, I> f, std::int64_t nnz) {
   const std::int64_t tiles = RefillSplit::tiles(nnz);
@@ -117,7 +109,7 @@ __global__ void __launch_bounds__(TransposeGeom::kTile * TransposeGeom::kPass)
 template <class T, class I>
 void build_host(const Pattern& pat, const CsrRef<T, I>& m, const T* w, I* row_tap_scratch) {
   build_with(thrust::host, pat, m, row_tap_scratch);
-  if (w) refill_host(values_ref(pat, m), w);
+  if (w) refill_host(m, w);  // m.tap_ptr is null when pat.single (CsrRef)
 }
 
 template <class T, class I>
@@ -127,7 +119,7 @@ void build_device(cudaStream_t stream, const Pattern& pat, const CsrRef<T, I>& m
     build_with(thrust::cuda::par_nosync(alloc).on(stream), pat, m, row_tap_scratch);
   });
   CONVKIT_CHECK_LAUNCH();
-  if (w) refill_device(stream, values_ref(pat, m), w);
+  if (w) refill_device(stream, m, w);
 }
 
 template <class T, class I>

@@ -345,6 +345,8 @@ class ToeplitzPlan final : public PlanImpl {
       CONVKIT_CUSPARSE_TRY(cusparseCreateDnMat(&m.out, n_out, N, rows ? N : n_out, pout, ct, order));
     };
 
+    std::size_t row_bytes = 0;  // cuSPARSE's buffer for the row-major product, once asked
+    bool row_bytes_known = false;
     if (!op.layout_chosen || op.layout_limit != ctx_->workspace_limit) {
       // Rows when cuSPARSE takes it and the copies fit beside what the
       // product holds (sized on the caller's arrays: same element counts).
@@ -352,12 +354,12 @@ class ToeplitzPlan final : public PlanImpl {
       // layout is preprocessed again.
       DenseMats probe;
       describe(probe, in, out, CUSPARSE_ORDER_ROW);
-      std::size_t bytes = 0;
       const cusparseStatus_t st =
-          cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, probe.in, &beta, probe.out, ct, alg, &bytes);
+          cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, probe.in, &beta, probe.out, ct, alg, &row_bytes);
       if (st != CUSPARSE_STATUS_SUCCESS && st != CUSPARSE_STATUS_NOT_SUPPORTED)
         throw_cusparse(static_cast<int>(st), "cusparseSpMM_bufferSize", __FILE__, __LINE__);
-      const std::size_t held = (persistent_ ? workspace_bytes() : info.total_bytes()) + bytes;
+      row_bytes_known = st == CUSPARSE_STATUS_SUCCESS;
+      const std::size_t held = (persistent_ ? workspace_bytes() : info.total_bytes()) + row_bytes;
       const toeplitz::SpmmLayout layout = st == CUSPARSE_STATUS_SUCCESS
                                               ? toeplitz::spmm_layout(N, held, copy_bytes, ctx_->workspace_limit)
                                               : toeplitz::SpmmLayout::Columns;
@@ -380,14 +382,13 @@ class ToeplitzPlan final : public PlanImpl {
 
     // Rows: in [N, n_in] -> rin [n_in, N]; rout = 0; rout += op(T)·rin;
     // out [N, n_out] = rout transposed (+ bias by output row).
-    std::size_t bytes = 0;
-    {
+    if (!row_bytes_known) {
       DenseMats probe;
       describe(probe, in, out, CUSPARSE_ORDER_ROW);
       CONVKIT_CUSPARSE_TRY(
-          cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, probe.in, &beta, probe.out, ct, alg, &bytes));
+          cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, probe.in, &beta, probe.out, ct, alg, &row_bytes));
     }
-    const Scratch sc = scratch(op, bytes, copy_bytes);
+    const Scratch sc = scratch(op, row_bytes, copy_bytes);
     T* rin = reinterpret_cast<T*>(sc.copies);
     T* rout = reinterpret_cast<T*>(sc.copies + aligned(in_bytes));
     cudaStream_t s = ctx_->stream();

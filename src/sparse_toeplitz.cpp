@@ -11,7 +11,8 @@
 //   x + y bytes of workspace; when the copies do not fit the workspace limit
 //   beside the matrix (or cuSPARSE refuses the row-major product), the plan
 //   multiplies NCHW in place, column-major, instead (toeplitz::spmm_layout). The
-//   choice is made once per plan and operation, at its first run.
+//   choice is made at every run of each operation, against the limit and what
+//   the plan holds then (a new layout is preprocessed again).
 // * Bias: the product is accumulated (beta = 1) onto an output first set to
 //   the bias broadcast or to zero (the row-major copy: zero, the bias comes
 //   with the transpose). Starting from written memory means a NaN-poisoned or
@@ -44,6 +45,7 @@
 
 #include <cusparse.h>
 
+#include <algorithm>
 #include <limits>
 #include <mutex>
 #include <unordered_map>
@@ -198,7 +200,7 @@ class ToeplitzPlan final : public PlanImpl {
     return A_.info().total_bytes() + ops_state_[0].buffer_bytes + ops_state_[1].buffer_bytes;
   }
 
-  // The forward product's SpMM layout, once its first run has chosen it.
+  // The forward product's SpMM layout at its latest run.
   std::string variant() const override {
     std::string v = PlanImpl::variant();
     const Op& fwd = ops_state_[0];
@@ -210,7 +212,7 @@ class ToeplitzPlan final : public PlanImpl {
  private:
   // Per operation (0: T·x, 1: Tᵀ·y): its CSR descriptor over the shared
   // arrays, (persistent plans) its preprocessed buffer, and (N > 1) the dense
-  // layout chosen at its first run.
+  // layout of its latest run (chosen again at every run).
   struct Op {
     cusparseSpMatDescr_t mat = nullptr;
     void* buffer = nullptr;
@@ -218,7 +220,9 @@ class ToeplitzPlan final : public PlanImpl {
     bool prepared = false;
     bool layout_chosen = false;
     toeplitz::SpmmLayout layout = toeplitz::SpmmLayout::Columns;
-    std::size_t layout_limit = 0;  ///< the workspace limit the layout was chosen under
+    bool rows_asked = false;    ///< row_bytes / rows_refused known
+    bool rows_refused = false;  ///< cuSPARSE answered NOT_SUPPORTED for row-major operands
+    std::size_t row_bytes = 0;  ///< cuSPARSE's buffer for the row-major product
   };
 
   static constexpr std::size_t kAlign = 256;
@@ -345,29 +349,31 @@ class ToeplitzPlan final : public PlanImpl {
       CONVKIT_CUSPARSE_TRY(cusparseCreateDnMat(&m.out, n_out, N, rows ? N : n_out, pout, ct, order));
     };
 
-    std::size_t row_bytes = 0;  // cuSPARSE's buffer for the row-major product, once asked
-    bool row_bytes_known = false;
-    if (!op.layout_chosen || op.layout_limit != ctx_->workspace_limit) {
-      // Rows when cuSPARSE takes it and the copies fit beside what the
-      // product holds (sized on the caller's arrays: same element counts).
-      // Chosen again when the workspace limit has changed since; a new
-      // layout is preprocessed again.
+    // cuSPARSE's buffer for the row-major product, asked once per operation
+    // (it depends only on the shapes), or cuSPARSE's refusal of that layout.
+    if (!op.rows_asked) {
       DenseMats probe;
       describe(probe, in, out, CUSPARSE_ORDER_ROW);
       const cusparseStatus_t st =
-          cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, probe.in, &beta, probe.out, ct, alg, &row_bytes);
+          cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, probe.in, &beta, probe.out, ct, alg, &op.row_bytes);
       if (st != CUSPARSE_STATUS_SUCCESS && st != CUSPARSE_STATUS_NOT_SUPPORTED)
         throw_cusparse(static_cast<int>(st), "cusparseSpMM_bufferSize", __FILE__, __LINE__);
-      row_bytes_known = st == CUSPARSE_STATUS_SUCCESS;
-      const std::size_t held = (persistent_ ? workspace_bytes() : info.total_bytes()) + row_bytes;
-      const toeplitz::SpmmLayout layout = st == CUSPARSE_STATUS_SUCCESS
-                                              ? toeplitz::spmm_layout(N, held, copy_bytes, ctx_->workspace_limit)
-                                              : toeplitz::SpmmLayout::Columns;
-      if (op.layout_chosen && layout != op.layout) op.prepared = false;
-      op.layout = layout;
-      op.layout_limit = ctx_->workspace_limit;
-      op.layout_chosen = true;
+      op.rows_refused = st == CUSPARSE_STATUS_NOT_SUPPORTED;
+      op.rows_asked = true;
     }
+    // The layout, chosen on every call against what the product would hold
+    // then: the workspace limit may have changed, and so may the plan's other
+    // operation's buffer. Rows when cuSPARSE takes it and the copies fit
+    // beside the matrix and the buffers (counted as scratch() will check
+    // them); a new layout is preprocessed again.
+    const std::size_t held = persistent_ ? workspace_bytes() - op.buffer_bytes + std::max(op.buffer_bytes, op.row_bytes)
+                                         : info.total_bytes() + op.row_bytes;
+    const toeplitz::SpmmLayout layout = op.rows_refused
+                                            ? toeplitz::SpmmLayout::Columns
+                                            : toeplitz::spmm_layout(N, held, copy_bytes, ctx_->workspace_limit);
+    if (op.layout_chosen && layout != op.layout) op.prepared = false;
+    op.layout = layout;
+    op.layout_chosen = true;
 
     DenseMats m;
     if (op.layout == toeplitz::SpmmLayout::Columns) {
@@ -382,13 +388,7 @@ class ToeplitzPlan final : public PlanImpl {
 
     // Rows: in [N, n_in] -> rin [n_in, N]; rout = 0; rout += op(T)·rin;
     // out [N, n_out] = rout transposed (+ bias by output row).
-    if (!row_bytes_known) {
-      DenseMats probe;
-      describe(probe, in, out, CUSPARSE_ORDER_ROW);
-      CONVKIT_CUSPARSE_TRY(
-          cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, probe.in, &beta, probe.out, ct, alg, &row_bytes));
-    }
-    const Scratch sc = scratch(op, row_bytes, copy_bytes);
+    const Scratch sc = scratch(op, op.row_bytes, copy_bytes);
     T* rin = reinterpret_cast<T*>(sc.copies);
     T* rout = reinterpret_cast<T*>(sc.copies + aligned(in_bytes));
     cudaStream_t s = ctx_->stream();

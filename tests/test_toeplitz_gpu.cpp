@@ -284,6 +284,56 @@ TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
   }
 }
 
+// One plan, both products, under a limit that just fits the forward
+// product's row-major copies: the transposed product then cannot take
+// row-major copies as well (unless its buffer is empty) and takes a
+// column-major buffer of its own; the next forward run must re-decide its
+// layout against what the plan now holds instead of failing on the stale
+// choice. Exact every time.
+TEST(ToeplitzGpu, OnePlanRunsBothProductsUnderATightLimit) {
+  CONVKIT_REQUIRE_GPU();
+  const ConvSpec spec = ConvSpec::conv2d().padding(1).bias(true);
+  const Shape xs{8, 4, 48, 40}, ws{6, 4, 3, 3};
+  const ConvProblem p = spec.problem(xs, ws);
+  HostTensor<float> x = random_ints<float>(xs, 81), w = random_ints<float>(ws, 82), b = random_ints<float>(Shape{6}, 83);
+  HostTensor<float> dy = random_ints<float>(p.y_shape(), 84);
+  const Expected<float> e = expected_output(spec, x, w, &b);
+  HostTensor<float> want_dx(xs);
+  reference::conv_transpose(ConvSpec(spec).bias(false), dy.view(), w.view(), want_dx.view());
+  auto aligned = [](std::size_t bytes) { return (bytes + 255) / 256 * 256; };
+  const std::size_t copies = aligned(static_cast<std::size_t>(p.N * p.C * p.in_spatial()) * sizeof(float)) +
+                             aligned(static_cast<std::size_t>(p.N * p.K * p.out_spatial()) * sizeof(float));
+  Context ctx;
+  auto dx = DeviceTensor<float>::from_host(ctx, x), dw = DeviceTensor<float>::from_host(ctx, w);
+  auto db = DeviceTensor<float>::from_host(ctx, b), ddy = DeviceTensor<float>::from_host(ctx, dy);
+  DeviceTensor<float> y(ctx, p.y_shape()), gx(ctx, xs);
+  ConvPlan plan(ctx, spec, xs, ws, DType::F32, Algorithm::SparseToeplitz);
+  plan.set_weights(dw.view(), db.view());
+  poison(ctx, y);
+  plan.run(dx.view(), y.view());
+  ASSERT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "unlimited";
+  ASSERT_EQ(plan.variant(), "toeplitz/spmm-rows");
+  const std::size_t forward_held = plan.workspace_bytes();
+  ctx.set_workspace_limit(forward_held + copies);
+  poison(ctx, y);
+  plan.run(dx.view(), y.view());
+  EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "limit = matrix + buffer + copies";
+  EXPECT_EQ(plan.variant(), "toeplitz/spmm-rows");
+  poison(ctx, gx);
+  plan.run_transpose(ddy.view(), gx.view());
+  EXPECT_TRUE(compare(gx.to_host(), want_dx, nullptr, 0.0)) << "run_transpose";
+  const bool transposed_took_buffer = plan.workspace_bytes() > forward_held;
+  poison(ctx, y);
+  plan.run(dx.view(), y.view());
+  EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "forward after the transposed product";
+  EXPECT_EQ(plan.variant(), transposed_took_buffer ? "toeplitz/spmm-columns" : "toeplitz/spmm-rows");
+  ctx.set_workspace_limit(std::numeric_limits<std::size_t>::max());
+  poison(ctx, y);
+  plan.run(dx.view(), y.view());
+  EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "limit lifted";
+  EXPECT_EQ(plan.variant(), "toeplitz/spmm-rows");
+}
+
 TEST(ToeplitzGpu, PlanOverWorkspaceLimitIsRefusedWithTheBytes) {
   CONVKIT_REQUIRE_GPU();
   Context ctx;

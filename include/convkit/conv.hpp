@@ -108,8 +108,8 @@ class CONVKIT_EXPORT ConvPlan {
   /// Workspace bytes the plan uses while running.
   std::size_t workspace_bytes() const;
   /// The kernel or library path it runs, as Support::variant names it (e.g.
-  /// "direct/plane2d"). SparseToeplitz with N > 1 adds the SpMM's dense
-  /// layout once the plan has run: "toeplitz/spmm-rows" (row-major copies in
+  /// "direct/plane2d"). SparseToeplitz with N > 1 adds the dense layout of
+  /// the forward SpMM's latest run: "toeplitz/spmm-rows" (row-major copies in
   /// the workspace) or "toeplitz/spmm-columns" (NCHW in place).
   std::string variant() const;
 

@@ -150,7 +150,7 @@ struct CaseData {
 
 struct ProbeRow {
   std::string case_name, layout, alg, status = "ok", stable = "-", exact = "-";
-  double ms = NAN, matrix_gbs = NAN, total_gbs = NAN, t_in_ms = NAN, t_out_ms = NAN;
+  double ms = NAN, ms_beta0 = NAN, matrix_gbs = NAN, total_gbs = NAN, t_in_ms = NAN, t_out_ms = NAN;
   int reps = 0;
   std::size_t buffer_bytes = 0;
   double end_to_end_ms() const { return ms + (std::isfinite(t_in_ms) ? t_in_ms + t_out_ms : 0.0); }
@@ -220,6 +220,7 @@ void setup(const Env& env, const Case& c, std::uint64_t seed, CaseData& d) {
   d.yr = DeviceTensor<float>(env.ctx, Shape{d.rows, d.N});
   cuda_check(cudaMemsetAsync(d.yr.data(), 0, d.yr.bytes(), env.stream), "cudaMemsetAsync");
   transpose(env.stream, d.x_flt.data(), d.xr_flt.data(), d.N, d.cols);
+  transpose(env.stream, d.x_int.data(), d.xr_int.data(), d.N, d.cols);
   d.t_in_ms = median_ms(env, {}, [&] { transpose(env.stream, d.x_int.data(), d.xr_int.data(), d.N, d.cols); });
   d.t_out_ms = median_ms(env, {}, [&] { transpose(env.stream, d.yr.data(), d.y.data(), d.rows, d.N); });
   env.ctx.synchronize();
@@ -254,7 +255,9 @@ ProbeRow probe(const Env& env, CaseData& d, bool row_major, cusparseSpMMAlg_t al
     dense_b(b_int, row_major ? d.xr_int : d.x_int);
     dense_b(b_flt, row_major ? d.xr_flt : d.x_flt);
     sp_check(cusparseCreateDnMat(&cm.d, d.rows, d.N, ldc, c, CUDA_R_32F, order), "cusparseCreateDnMat");
-    const float alpha = 1.0f, beta = 0.0f;
+    // beta = 1 onto a zeroed C is what the library runs (so C's old contents
+    // can never reach the result); beta = 0 is timed beside it.
+    const float alpha = 1.0f, beta = 1.0f, beta0 = 0.0f;
     const cusparseOperation_t op = CUSPARSE_OPERATION_NON_TRANSPOSE;
     sp_check(cusparseSpMM_bufferSize(env.sp, op, op, &alpha, A.d, b_int.d, &beta, cm.d, CUDA_R_32F, alg,
                                      &r.buffer_bytes),
@@ -264,12 +267,13 @@ ProbeRow probe(const Env& env, CaseData& d, bool row_major, cusparseSpMMAlg_t al
     const cusparseStatus_t pre =
         cusparseSpMM_preprocess(env.sp, op, op, &alpha, A.d, b_int.d, &beta, cm.d, CUDA_R_32F, alg, b);
     if (pre != CUSPARSE_STATUS_NOT_SUPPORTED) sp_check(pre, "cusparseSpMM_preprocess");
-    const auto spmm = [&](cusparseConstDnMatDescr_t x) {
-      sp_check(cusparseSpMM(env.sp, op, op, &alpha, A.d, x, &beta, cm.d, CUDA_R_32F, alg, b), "cusparseSpMM");
+    const auto spmm = [&](cusparseConstDnMatDescr_t x, const float* bt) {
+      sp_check(cusparseSpMM(env.sp, op, op, &alpha, A.d, x, bt, cm.d, CUDA_R_32F, alg, b), "cusparseSpMM");
     };
     const auto zero = [&] { cuda_check(cudaMemsetAsync(c, 0, c_bytes, env.stream), "cudaMemsetAsync (C)"); };
 
-    r.ms = median_ms(env, zero, [&] { spmm(b_int.d); }, &r.reps);
+    r.ms_beta0 = median_ms(env, zero, [&] { spmm(b_int.d, &beta0); });
+    r.ms = median_ms(env, zero, [&] { spmm(b_int.d, &beta); }, &r.reps);
     bool exact = images_exact(env, d, c, row_major ? d.N : 1, row_major ? 1 : d.rows);
     if (row_major) {  // the product back to NCHW, as a caller would have it
       transpose(env.stream, c, d.y.data(), d.rows, d.N);
@@ -279,7 +283,7 @@ ProbeRow probe(const Env& env, CaseData& d, bool row_major, cusparseSpMMAlg_t al
 
     for (std::vector<float>* host : {&d.host1, &d.host2}) {
       zero();
-      spmm(b_flt.d);
+      spmm(b_flt.d, &beta);
       copy_to_host(env, c, static_cast<std::size_t>(d.rows * d.N), *host);
     }
     r.stable = std::memcmp(d.host1.data(), d.host2.data(), c_bytes) == 0 ? "yes" : "no";
@@ -303,10 +307,10 @@ std::string num(double v, const char* fmt = "%.3f") {
 }
 
 void print_row(const ProbeRow& r) {
-  std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", r.case_name.c_str(), r.layout.c_str(),
-              r.alg.c_str(), num(r.ms).c_str(), num(r.matrix_gbs, "%.1f").c_str(), num(r.total_gbs, "%.1f").c_str(),
-              r.stable.c_str(), r.exact.c_str(), num(r.t_in_ms).c_str(), num(r.t_out_ms).c_str(), r.reps,
-              r.status.c_str());
+  std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", r.case_name.c_str(),
+              r.layout.c_str(), r.alg.c_str(), num(r.ms).c_str(), num(r.ms_beta0).c_str(),
+              num(r.matrix_gbs, "%.1f").c_str(), num(r.total_gbs, "%.1f").c_str(), r.stable.c_str(), r.exact.c_str(),
+              num(r.t_in_ms).c_str(), num(r.t_out_ms).c_str(), r.reps, r.status.c_str());
   std::fflush(stdout);
 }
 
@@ -340,11 +344,12 @@ bool write_json(const std::string& path, const std::string& header, const std::v
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const ProbeRow& r = rows[i];
     std::fprintf(f,
-                 "%s\n  {\"case\": %s, \"layout\": %s, \"alg\": %s, \"status\": %s, \"median_ms\": %s, "
+                 "%s\n  {\"case\": %s, \"layout\": %s, \"alg\": %s, \"status\": %s, \"median_ms\": %s, \"beta0_ms\": %s, "
                  "\"runs\": %d, \"matrix_gbs\": %s, \"total_gbs\": %s, \"bitwise_stable\": %s, \"exact\": %s, "
                  "\"transpose_in_ms\": %s, \"transpose_out_ms\": %s, \"buffer_bytes\": %zu}",
                  i ? "," : "", json_string(r.case_name).c_str(), json_string(r.layout).c_str(),
-                 json_string(r.alg).c_str(), json_string(r.status).c_str(), json_number(r.ms).c_str(), r.reps,
+                 json_string(r.alg).c_str(), json_string(r.status).c_str(), json_number(r.ms).c_str(),
+                 json_number(r.ms_beta0).c_str(), r.reps,
                  json_number(r.matrix_gbs).c_str(), json_number(r.total_gbs).c_str(), json_string(r.stable).c_str(),
                  json_string(r.exact).c_str(), json_number(r.t_in_ms).c_str(), json_number(r.t_out_ms).c_str(),
                  r.buffer_bytes);
@@ -393,8 +398,9 @@ int run(int argc, char** argv) {
                 sparse % 100);
   std::printf("convkit-spmm-probe %s  %s\ndevice: %s (sm_%d%d)\n%s\n", CONVKIT_VERSION_STRING, date.c_str(),
               dev.name.c_str(), dev.major, dev.minor, versions);
-  std::printf("f32, alpha 1, beta 0, opA non-transpose; median of up to %d runs (cut to fit %.1f s, never below min(5, that)), "
-              "C zeroed and L2 flushed (%.0f MB) before each, SpMM alone timed\n",
+  std::printf("f32, alpha 1, beta 1 as the library runs it (beta 0 timed beside it), opA non-transpose; median of up to "
+              "%d runs (cut to fit %.1f s, never below min(5, that)), C zeroed and L2 flushed (%.0f MB) before each, "
+              "SpMM alone timed\n",
               opt.reps, kBudgetS, double(flusher.bytes()) / 1e6);
 
   Env env{opt, ctx, stream, flusher, sp};
@@ -415,9 +421,9 @@ int run(int argc, char** argv) {
     }
     std::printf("%s\ntranspose x to row-major %.3f ms, y back to NCHW %.3f ms\n\n", d.T.info().str().c_str(),
                 d.t_in_ms, d.t_out_ms);
-    std::printf("| case | layout | alg | median ms | matrix GB/s | total GB/s | bitwise-stable | exact | "
+    std::printf("| case | layout | alg | median ms | beta 0 ms | matrix GB/s | total GB/s | bitwise-stable | exact | "
                 "transpose-in ms | transpose-out ms | runs | status |\n"
-                "|---|---|---|---:|---:|---:|---|---|---:|---:|---:|---|\n");
+                "|---|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|\n");
     const std::size_t first = rows.size();
     for (bool row_major : {false, true})
       for (cusparseSpMMAlg_t alg :

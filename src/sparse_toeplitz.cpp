@@ -310,17 +310,20 @@ class ToeplitzPlan final : public PlanImpl {
     const std::int64_t N = problem_.N;
     const T alpha = T(1), beta = T(1);
     const cudaDataType ct = cuda_type<T>();
+    // Every workspace check (scratch()) comes before the first write to the
+    // caller's output: a call refused for its workspace leaves `out` as it was.
     if (N == 1) {
-      init_out(out, n_out, bias);
       DenseVecs v;
       CONVKIT_CUSPARSE_TRY(cusparseCreateConstDnVec(&v.in, n_in, in, ct));
       CONVKIT_CUSPARSE_TRY(cusparseCreateDnVec(&v.out, n_out, out, ct));
-      // CSR_ALG1 gives bit-identical results run to run (Auto's determinism
-      // flag relies on it for the forward product).
-      const cusparseSpMVAlg_t alg = fwd ? CUSPARSE_SPMV_CSR_ALG1 : CUSPARSE_SPMV_ALG_DEFAULT;
+      // CSR_ALG2 is the SpMV cuSPARSE documents as bit-identical run to run
+      // for the non-transposed product (CSR_ALG1, the default, is not
+      // promised to be); Auto's determinism flag relies on it.
+      const cusparseSpMVAlg_t alg = fwd ? CUSPARSE_SPMV_CSR_ALG2 : CUSPARSE_SPMV_ALG_DEFAULT;
       std::size_t bytes = 0;
       CONVKIT_CUSPARSE_TRY(cusparseSpMV_bufferSize(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, &bytes));
       void* buf = scratch(op, bytes, 0).buf;
+      init_out(out, n_out, bias);
       if (persistent_ && !op.prepared) {
         optional_preprocess(cusparseSpMV_preprocess(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, buf),
                             "cusparseSpMV_preprocess");
@@ -377,11 +380,11 @@ class ToeplitzPlan final : public PlanImpl {
 
     DenseMats m;
     if (op.layout == toeplitz::SpmmLayout::Columns) {
-      init_out(out, n_out, bias);
       describe(m, in, out, CUSPARSE_ORDER_COL);
       std::size_t bytes = 0;
       CONVKIT_CUSPARSE_TRY(cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, &bytes));
       void* buf = scratch(op, bytes, 0).buf;
+      init_out(out, n_out, bias);
       spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, buf);
       return;
     }

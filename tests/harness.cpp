@@ -1,6 +1,8 @@
 // Implementation of the shared test harness (harness.hpp).
 #include "harness.hpp"
 
+#include "bench_math.hpp"
+
 #include <cmath>
 #include <random>
 #include <sstream>
@@ -110,8 +112,7 @@ Expected<T> expected_output(const ConvSpec& spec, const HostTensor<T>& x, const 
 
 template <class T>
 double tolerance(std::int64_t terms) {
-  const double n = double(std::max<std::int64_t>(terms, 1));
-  return std::is_same_v<T, float> ? 2e-6 * std::sqrt(n) + 1e-6 : 1e-14 * std::sqrt(n) + 1e-15;
+  return bench::tolerance_factor(dtype_v<T>, terms);  // one definition for the tests and the benchmark
 }
 
 namespace {

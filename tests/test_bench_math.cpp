@@ -89,7 +89,7 @@ TEST(BenchMath, SampledIndices1dCorners) {
 }
 
 TEST(BenchMath, ToleranceAndCheck) {
-  EXPECT_NEAR(tolerance_factor(DType::F32, 100), 2.1e-5, 1e-12);
+  EXPECT_NEAR(tolerance_factor(DType::F32, 100), 1.01e-5, 1e-12);
   EXPECT_LT(tolerance_factor(DType::F64, 100), 1e-12);
   EXPECT_TRUE(within_tolerance(1.0, 1.0, 0.0, 1e-6));
   EXPECT_FALSE(within_tolerance(NAN, 1.0, 1e9, 1e-6));

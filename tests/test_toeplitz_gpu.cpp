@@ -334,6 +334,53 @@ TEST(ToeplitzGpu, OnePlanRunsBothProductsUnderATightLimit) {
   EXPECT_EQ(plan.variant(), "toeplitz/spmm-rows");
 }
 
+// A limit that holds the matrix but maybe not cuSPARSE's buffer (nor the
+// row-major copies): either the product runs (in place, exact) or it is
+// refused with WorkspaceTooSmall and the caller's output keeps every poisoned
+// byte. SpMV (N = 1) and column-major SpMM (N = 3), one-shot and plan.
+TEST(ToeplitzGpu, RefusedForItsBufferLeavesTheOutputUntouched) {
+  CONVKIT_REQUIRE_GPU();
+  const ConvSpec spec = ConvSpec::conv2d().padding(1).bias(true);
+  for (const std::int64_t n : {1, 3}) {
+    const Shape xs{n, 3, 20, 17}, ws{5, 3, 3, 3};
+    SCOPED_TRACE("N = " + std::to_string(n));
+    const ConvProblem p = spec.problem(xs, ws);
+    HostTensor<float> x = random_ints<float>(xs, 91), w = random_ints<float>(ws, 92), b = random_ints<float>(Shape{5}, 93);
+    const Expected<float> e = expected_output(spec, x, w, &b);
+    const toeplitz::Info in = toeplitz::info(spec, xs, ws, DType::F32);
+    for (const bool use_plan : {false, true}) {
+      SCOPED_TRACE(use_plan ? "ConvPlan" : "conv()");
+      Context ctx;
+      ctx.set_workspace_limit(in.total_bytes());
+      auto dx = DeviceTensor<float>::from_host(ctx, x), dw = DeviceTensor<float>::from_host(ctx, w);
+      auto db = DeviceTensor<float>::from_host(ctx, b);
+      DeviceTensor<float> y(ctx, p.y_shape());
+      poison(ctx, y);
+      try {
+        if (use_plan) {
+          ConvPlan plan(ctx, spec, xs, ws, DType::F32, Algorithm::SparseToeplitz);
+          plan.set_weights(dw.view(), db.view());
+          plan.run(dx.view(), y.view());
+          if (n > 1) EXPECT_EQ(plan.variant(), "toeplitz/spmm-columns");
+        } else {
+          conv(ctx, spec, dx.view(), dw.view(), db.view(), y.view(), Algorithm::SparseToeplitz);
+        }
+        EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "ran within the limit";
+      } catch (const Error& err) {
+        EXPECT_EQ(err.status(), Status::WorkspaceTooSmall) << err.what();
+        const HostTensor<float> got = y.to_host();
+        std::int64_t touched = 0;
+        for (std::int64_t i = 0; i < got.numel(); ++i) {
+          std::uint32_t bits = 0;
+          std::memcpy(&bits, &got[i], sizeof bits);
+          touched += bits != 0xFFFFFFFFu;
+        }
+        EXPECT_EQ(touched, 0) << "output elements written by a refused call";
+      }
+    }
+  }
+}
+
 TEST(ToeplitzGpu, PlanOverWorkspaceLimitIsRefusedWithTheBytes) {
   CONVKIT_REQUIRE_GPU();
   Context ctx;

@@ -30,6 +30,9 @@ class CONVKIT_EXPORT Context {
   /// free their memory on it). A context belongs to the device that is
   /// current when it is first used; make its calls with that device current.
   explicit Context(cudaStream_t stream);
+  /// The context's state lives until its last tensor or plan is gone; then it
+  /// waits for its work (a stream it created is synchronised, and destroying
+  /// its cuBLAS handle synchronises the device) and frees everything.
   ~Context();
   Context(Context&&) noexcept;
   Context& operator=(Context&&) noexcept;

@@ -44,7 +44,10 @@ CONVKIT_EXPORT Support supports(const ConvSpec& spec, const Shape& x, const Shap
 
 /// Exact workspace bytes `algo` uses for this problem when the whole batch
 /// fits the context's workspace limit (0 when none). Algorithms that chunk the
-/// batch (Im2colGemm) run with less, down to their minimum for one image. Throws
+/// batch (Im2colGemm) run with less, down to their minimum for one image.
+/// SparseToeplitz: its matrix and source-tap map; cuSPARSE's buffer (sized by
+/// cuSPARSE once the matrix exists) and, for N > 1, row-major copies of x and
+/// y (taken only when they fit the limit) come on top. Throws
 /// InvalidArgument for an invalid problem and NotSupported when `algo` does
 /// not support it.
 CONVKIT_EXPORT std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x, const Shape& w,
@@ -54,7 +57,9 @@ CONVKIT_EXPORT std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x,
 /// caller's y. Asynchronous: returns once the work is enqueued. x, w, y (and
 /// bias) must share one dtype and live on the device (on the host for
 /// Algorithm::Reference). Throws InvalidArgument / NotSupported /
-/// WorkspaceTooSmall before any device work; CudaError etc. from the device.
+/// WorkspaceTooSmall before any device work (SparseToeplitz: a cuSPARSE
+/// buffer over the limit is found only after its matrix is built, and is
+/// refused before y is touched); CudaError etc. from the device.
 CONVKIT_EXPORT void conv(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg y,
                          Algorithm algo = Algorithm::Auto);
 /// As above, with a bias [K] (spec.has_bias() must be true).

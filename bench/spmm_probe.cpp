@@ -1,20 +1,23 @@
-// convkit-spmm-probe: which cuSPARSE SpMM configuration multiplies convkit's
-// Toeplitz matrices fastest, and which give bit-identical results run to run.
-// For each case (convkit-bench's 1-D SpMM case and four ResNet-50 layers, f32,
-// N = 64) it builds T on the device (toeplitz::build_device, small-integer
-// weights), then for each dense layout -- column-major (NCHW is [C·ΠD, N]
-// column-major: x and y used in place) and row-major (x transposed into
-// [C·ΠD, N] with N fastest, the product transposed back) -- and each CSR
-// algorithm (DEFAULT, CSR_ALG1, CSR_ALG2, CSR_ALG3):
-//   * times the SpMM alone: preprocess once, one warm-up, median of --reps
+// convkit-spmm-probe: which cuSPARSE SpMM / SpMV configuration multiplies
+// convkit's Toeplitz matrices fastest, and which give bit-identical results
+// run to run. For each case (convkit-bench's Toeplitz cases, f32: the 1-D SpMM
+// case and four ResNet-50 layers with N = 64, then the N = 1 CNN layer and the
+// 1-D 2^24 signal) it builds T on the device (toeplitz::build_device,
+// small-integer weights). For N > 1, for each dense layout -- column-major
+// (NCHW is [C·ΠD, N] column-major: x and y used in place) and row-major (x
+// transposed into [C·ΠD, N] with N fastest, the product transposed back) --
+// and each CSR SpMM algorithm (DEFAULT, CSR_ALG1, CSR_ALG2, CSR_ALG3); for
+// N = 1, each SpMV algorithm (DEFAULT, CSR_ALG1, CSR_ALG2), it
+//   * times the product alone: preprocess once, one warm-up, median of --reps
 //     runs, C zeroed and the L2 flushed (untimed) before each, CUDA events;
+//     beta 1 onto the zeroed C (what the library runs) and beta 0 beside it;
 //   * checks three images of the product exactly against T·x on the host
 //     (integer data in -3..3, so every sum is exact in float);
 //   * runs the product twice on uniform random floats (where the summation
 //     order shows) and compares the two outputs bit for bit.
 // The row-major rows also carry the two transposes' times (the library's own
-// tiled transpose, the one its row-major SpMM runs). A configuration cuSPARSE refuses is a row with the
-// status it returned. See --help.
+// tiled transpose, the one its row-major SpMM runs). A configuration cuSPARSE
+// refuses is a row with the status it returned. See --help.
 #include <convkit/convkit.hpp>
 
 #include "bench_math.hpp"
@@ -45,7 +48,7 @@ const char* const kHelp =
     "usage: convkit-spmm-probe [--case SUBSTR]... [--reps R] [--quick] [--json FILE]\n"
     "  --case SUBSTR  only the cases whose name contains SUBSTR (repeatable)\n"
     "  --reps R       timed runs per configuration, median (default 20; fewer when they exceed 1.5 s)\n"
-    "  --quick        the first two cases chosen, 5 runs each\n"
+    "  --quick        the first two SpMM cases and the first SpMV case chosen, 5 runs each\n"
     "  --json FILE    also write the rows as JSON\n"
     "Exit status: 0 when every configuration cuSPARSE ran gave the exact product, 1 when one did not,\n"
     "when a case could not be set up or cuSPARSE ran none of its configurations, or on a CUDA error;\n"
@@ -122,6 +125,15 @@ const char* alg_name(cusparseSpMMAlg_t a) {
     case CUSPARSE_SPMM_CSR_ALG1: return "CSR_ALG1";
     case CUSPARSE_SPMM_CSR_ALG2: return "CSR_ALG2";
     case CUSPARSE_SPMM_CSR_ALG3: return "CSR_ALG3";
+    default: return "?";
+  }
+}
+
+const char* spmv_alg_name(cusparseSpMVAlg_t a) {
+  switch (a) {
+    case CUSPARSE_SPMV_ALG_DEFAULT: return "DEFAULT";
+    case CUSPARSE_SPMV_CSR_ALG1: return "CSR_ALG1";
+    case CUSPARSE_SPMV_CSR_ALG2: return "CSR_ALG2";
     default: return "?";
   }
 }
@@ -214,50 +226,100 @@ void setup(const Env& env, const Case& c, std::uint64_t seed, CaseData& d) {
   for (std::int64_t i = 0; i < hx.numel(); ++i)
     hx[i] = static_cast<float>(double(rng.next() >> 40) / double(1 << 23) - 1.0);  // uniform in [-1, 1)
   d.x_flt = DeviceTensor<float>::from_host(env.ctx, hx);
-  d.xr_int = DeviceTensor<float>(env.ctx, Shape{d.cols, d.N});
-  d.xr_flt = DeviceTensor<float>(env.ctx, Shape{d.cols, d.N});
   d.y = DeviceTensor<float>(env.ctx, Shape{d.N, d.rows});
-  d.yr = DeviceTensor<float>(env.ctx, Shape{d.rows, d.N});
-  cuda_check(cudaMemsetAsync(d.yr.data(), 0, d.yr.bytes(), env.stream), "cudaMemsetAsync");
-  transpose(env.stream, d.x_flt.data(), d.xr_flt.data(), d.N, d.cols);
-  transpose(env.stream, d.x_int.data(), d.xr_int.data(), d.N, d.cols);
-  d.t_in_ms = median_ms(env, {}, [&] { transpose(env.stream, d.x_int.data(), d.xr_int.data(), d.N, d.cols); });
-  d.t_out_ms = median_ms(env, {}, [&] { transpose(env.stream, d.yr.data(), d.y.data(), d.rows, d.N); });
+  if (d.N > 1) {  // the row-major operands and the transposes' times (SpMM only)
+    d.xr_int = DeviceTensor<float>(env.ctx, Shape{d.cols, d.N});
+    d.xr_flt = DeviceTensor<float>(env.ctx, Shape{d.cols, d.N});
+    d.yr = DeviceTensor<float>(env.ctx, Shape{d.rows, d.N});
+    cuda_check(cudaMemsetAsync(d.yr.data(), 0, d.yr.bytes(), env.stream), "cudaMemsetAsync");
+    transpose(env.stream, d.x_flt.data(), d.xr_flt.data(), d.N, d.cols);
+    transpose(env.stream, d.x_int.data(), d.xr_int.data(), d.N, d.cols);
+    d.t_in_ms = median_ms(env, {}, [&] { transpose(env.stream, d.x_int.data(), d.xr_int.data(), d.N, d.cols); });
+    d.t_out_ms = median_ms(env, {}, [&] { transpose(env.stream, d.yr.data(), d.y.data(), d.rows, d.N); });
+  }
   env.ctx.synchronize();
 }
 
-ProbeRow probe(const Env& env, CaseData& d, bool row_major, cusparseSpMMAlg_t alg) {
-  ProbeRow r;
-  r.case_name = d.c->name;
-  r.layout = row_major ? "row-major" : "column-major";
-  r.alg = alg_name(alg);
-  if (row_major) {
-    r.t_in_ms = d.t_in_ms;
-    r.t_out_ms = d.t_out_ms;
-  }
+using ConstDnVec = Owned<cusparseConstDnVecDescr_t, cusparseDestroyDnVec>;
+using DnVec = Owned<cusparseDnVecDescr_t, cusparseDestroyDnVec>;
+
+void make_csr(const CaseData& d, SpMat& A) {
   const toeplitz::Info& in = d.T.info();
-  const cusparseOrder_t order = row_major ? CUSPARSE_ORDER_ROW : CUSPARSE_ORDER_COL;
-  const std::int64_t ldb = row_major ? d.N : d.cols, ldc = row_major ? d.N : d.rows;
-  float* const c = row_major ? d.yr.data() : d.y.data();
+  const cusparseIndexType_t it = in.index_width == toeplitz::IndexWidth::I64 ? CUSPARSE_INDEX_64I : CUSPARSE_INDEX_32I;
+  sp_check(cusparseCreateConstCsr(&A.d, d.rows, d.cols, in.nnz, d.T.row_ptr(), d.T.col_ind(), d.T.values(), it, it,
+                                  CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F),
+           "cusparseCreateConstCsr");
+}
+
+// One configuration's product: `mult(flt, beta)` multiplies the integer
+// (flt false) or random-float operand into C, with that beta.
+using Multiply = std::function<void(bool flt, const float* beta)>;
+
+// Times, checks and rates one configuration whose product lands in `c`
+// (element (r, n) at c[r·rs + n·cs]): beta 0 and beta 1 timings (C zeroed
+// before each run, as the library's beta = 1 onto a zeroed C), exactness on
+// integer data (row-major: also after transposing back to NCHW), bit
+// stability on floats, and the bandwidths.
+void time_and_check(const Env& env, CaseData& d, ProbeRow& r, float* c, bool row_major, const Multiply& mult) {
+  const float beta = 1.0f, beta0 = 0.0f;
   const std::size_t c_bytes = d.y.bytes();
+  const auto zero = [&] { cuda_check(cudaMemsetAsync(c, 0, c_bytes, env.stream), "cudaMemsetAsync (C)"); };
+  r.ms_beta0 = median_ms(env, zero, [&] { mult(false, &beta0); });
+  r.ms = median_ms(env, zero, [&] { mult(false, &beta); }, &r.reps);
+  bool exact = images_exact(env, d, c, row_major ? d.N : 1, row_major ? 1 : d.rows);
+  if (row_major) {  // the product back to NCHW, as a caller would have it
+    transpose(env.stream, c, d.y.data(), d.rows, d.N);
+    exact = exact && images_exact(env, d, d.y.data(), 1, d.rows);
+  }
+  r.exact = exact ? "pass" : "FAIL";
+  for (std::vector<float>* host : {&d.host1, &d.host2}) {
+    zero();
+    mult(true, &beta);
+    copy_to_host(env, c, static_cast<std::size_t>(d.rows * d.N), *host);
+  }
+  r.stable = std::memcmp(d.host1.data(), d.host2.data(), c_bytes) == 0 ? "yes" : "no";
+  const double sec = r.ms * 1e-3, matrix = double(d.T.info().matrix_bytes);
+  r.matrix_gbs = matrix / sec / 1e9;
+  r.total_gbs = (matrix + double(d.x_int.bytes()) + double(c_bytes)) / sec / 1e9;
+}
+
+// Runs `body` and turns a refused cuSPARSE call or a library error (e.g. no
+// memory for the buffer) into the row's status.
+ProbeRow guarded(ProbeRow r, const std::function<void(ProbeRow&)>& body) {
   try {
+    body(r);
+  } catch (const SparseFailure& e) {
+    r.status = e.what;
+  } catch (const Error& e) {
+    r.status = std::string(status_name(e.status())) + ": " + e.what();
+  }
+  return r;
+}
+
+ProbeRow probe(const Env& env, CaseData& d, bool row_major, cusparseSpMMAlg_t alg) {
+  ProbeRow r0;
+  r0.case_name = d.c->name;
+  r0.layout = row_major ? "row-major" : "column-major";
+  r0.alg = alg_name(alg);
+  if (row_major) {
+    r0.t_in_ms = d.t_in_ms;
+    r0.t_out_ms = d.t_out_ms;
+  }
+  return guarded(r0, [&](ProbeRow& r) {
+    const cusparseOrder_t order = row_major ? CUSPARSE_ORDER_ROW : CUSPARSE_ORDER_COL;
+    const std::int64_t ldb = row_major ? d.N : d.cols, ldc = row_major ? d.N : d.rows;
+    float* const c = row_major ? d.yr.data() : d.y.data();
     SpMat A;
+    make_csr(d, A);
     ConstDnMat b_int, b_flt;
     DnMat cm;
-    const cusparseIndexType_t it =
-        in.index_width == toeplitz::IndexWidth::I64 ? CUSPARSE_INDEX_64I : CUSPARSE_INDEX_32I;
-    sp_check(cusparseCreateConstCsr(&A.d, d.rows, d.cols, in.nnz, d.T.row_ptr(), d.T.col_ind(), d.T.values(), it, it,
-                                    CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F),
-             "cusparseCreateConstCsr");
     const auto dense_b = [&](ConstDnMat& m, const DeviceTensor<float>& x) {
       sp_check(cusparseCreateConstDnMat(&m.d, d.cols, d.N, ldb, x.data(), CUDA_R_32F, order), "cusparseCreateConstDnMat");
     };
     dense_b(b_int, row_major ? d.xr_int : d.x_int);
     dense_b(b_flt, row_major ? d.xr_flt : d.x_flt);
     sp_check(cusparseCreateDnMat(&cm.d, d.rows, d.N, ldc, c, CUDA_R_32F, order), "cusparseCreateDnMat");
-    // beta = 1 onto a zeroed C is what the library runs (so C's old contents
-    // can never reach the result); beta = 0 is timed beside it.
-    const float alpha = 1.0f, beta = 1.0f, beta0 = 0.0f;
+    const float alpha = 1.0f, beta = 1.0f;
     const cusparseOperation_t op = CUSPARSE_OPERATION_NON_TRANSPOSE;
     sp_check(cusparseSpMM_bufferSize(env.sp, op, op, &alpha, A.d, b_int.d, &beta, cm.d, CUDA_R_32F, alg,
                                      &r.buffer_bytes),
@@ -267,36 +329,41 @@ ProbeRow probe(const Env& env, CaseData& d, bool row_major, cusparseSpMMAlg_t al
     const cusparseStatus_t pre =
         cusparseSpMM_preprocess(env.sp, op, op, &alpha, A.d, b_int.d, &beta, cm.d, CUDA_R_32F, alg, b);
     if (pre != CUSPARSE_STATUS_NOT_SUPPORTED) sp_check(pre, "cusparseSpMM_preprocess");
-    const auto spmm = [&](cusparseConstDnMatDescr_t x, const float* bt) {
-      sp_check(cusparseSpMM(env.sp, op, op, &alpha, A.d, x, bt, cm.d, CUDA_R_32F, alg, b), "cusparseSpMM");
-    };
-    const auto zero = [&] { cuda_check(cudaMemsetAsync(c, 0, c_bytes, env.stream), "cudaMemsetAsync (C)"); };
+    time_and_check(env, d, r, c, row_major, [&](bool flt, const float* bt) {
+      sp_check(cusparseSpMM(env.sp, op, op, &alpha, A.d, flt ? b_flt.d : b_int.d, bt, cm.d, CUDA_R_32F, alg, b),
+               "cusparseSpMM");
+    });
+  });
+}
 
-    r.ms_beta0 = median_ms(env, zero, [&] { spmm(b_int.d, &beta0); });
-    r.ms = median_ms(env, zero, [&] { spmm(b_int.d, &beta); }, &r.reps);
-    bool exact = images_exact(env, d, c, row_major ? d.N : 1, row_major ? 1 : d.rows);
-    if (row_major) {  // the product back to NCHW, as a caller would have it
-      transpose(env.stream, c, d.y.data(), d.rows, d.N);
-      exact = exact && images_exact(env, d, d.y.data(), 1, d.rows);
-    }
-    r.exact = exact ? "pass" : "FAIL";
-
-    for (std::vector<float>* host : {&d.host1, &d.host2}) {
-      zero();
-      spmm(b_flt.d, &beta);
-      copy_to_host(env, c, static_cast<std::size_t>(d.rows * d.N), *host);
-    }
-    r.stable = std::memcmp(d.host1.data(), d.host2.data(), c_bytes) == 0 ? "yes" : "no";
-
-    const double s = r.ms * 1e-3, x_bytes = double(d.x_int.bytes()), y_bytes = double(c_bytes);
-    r.matrix_gbs = double(in.matrix_bytes) / s / 1e9;
-    r.total_gbs = (double(in.matrix_bytes) + x_bytes + y_bytes) / s / 1e9;
-  } catch (const SparseFailure& e) {
-    r.status = e.what;
-  } catch (const Error& e) {  // e.g. no memory for the cuSPARSE buffer
-    r.status = std::string(status_name(e.status())) + ": " + e.what();
-  }
-  return r;
+// N = 1: the SpMV the library runs for a single image, per CSR algorithm.
+ProbeRow probe_spmv(const Env& env, CaseData& d, cusparseSpMVAlg_t alg) {
+  ProbeRow r0;
+  r0.case_name = d.c->name;
+  r0.layout = "vector";
+  r0.alg = spmv_alg_name(alg);
+  return guarded(r0, [&](ProbeRow& r) {
+    SpMat A;
+    make_csr(d, A);
+    ConstDnVec x_int, x_flt;
+    DnVec yv;
+    sp_check(cusparseCreateConstDnVec(&x_int.d, d.cols, d.x_int.data(), CUDA_R_32F), "cusparseCreateConstDnVec");
+    sp_check(cusparseCreateConstDnVec(&x_flt.d, d.cols, d.x_flt.data(), CUDA_R_32F), "cusparseCreateConstDnVec");
+    sp_check(cusparseCreateDnVec(&yv.d, d.rows, d.y.data(), CUDA_R_32F), "cusparseCreateDnVec");
+    const float alpha = 1.0f, beta = 1.0f;
+    const cusparseOperation_t op = CUSPARSE_OPERATION_NON_TRANSPOSE;
+    sp_check(cusparseSpMV_bufferSize(env.sp, op, &alpha, A.d, x_int.d, &beta, yv.d, CUDA_R_32F, alg, &r.buffer_bytes),
+             "cusparseSpMV_bufferSize");
+    DeviceTensor<float> buf(env.ctx, Shape{std::max<std::int64_t>(1, std::int64_t(r.buffer_bytes + 3) / 4)});
+    void* const b = buf.data();
+    const cusparseStatus_t pre =
+        cusparseSpMV_preprocess(env.sp, op, &alpha, A.d, x_int.d, &beta, yv.d, CUDA_R_32F, alg, b);
+    if (pre != CUSPARSE_STATUS_NOT_SUPPORTED) sp_check(pre, "cusparseSpMV_preprocess");
+    time_and_check(env, d, r, d.y.data(), false, [&](bool flt, const float* bt) {
+      sp_check(cusparseSpMV(env.sp, op, &alpha, A.d, flt ? x_flt.d : x_int.d, bt, yv.d, CUDA_R_32F, alg, b),
+               "cusparseSpMV");
+    });
+  });
 }
 
 std::string num(double v, const char* fmt = "%.3f") {
@@ -363,11 +430,18 @@ int run(int argc, char** argv) {
   std::string err;
   if (!parse(argc, argv, opt, err)) return std::fprintf(stderr, "convkit-spmm-probe: %s\n", err.c_str()), 2;
   if (opt.help) return std::fputs(kHelp, stdout), 0;
-  std::vector<Case> cases;  // convkit-bench's full-size SpMM cases: 1-D N=64, then the ResNet-50 layers
-  for (Case& c : suite_cases("signal1d", false))
+  // convkit-bench's full-size Toeplitz cases: SpMM (1-D N=64, then the
+  // ResNet-50 layers), then SpMV (the N = 1 layer, the 1-D 2^24 signal).
+  std::vector<Case> cases, spmv;
+  for (Case& c : suite_cases("signal1d", false)) {
     if (c.name.rfind("spmm ", 0) == 0) cases.push_back(std::move(c));
-  for (Case& c : suite_cases("cnn", false))
+    else if (c.name.rfind("spmv ", 0) == 0) spmv.push_back(std::move(c));
+  }
+  for (Case& c : suite_cases("cnn", false)) {
     if (c.name.rfind("resnet50", 0) == 0) cases.push_back(std::move(c));
+    else if (c.x[0] == 1) spmv.insert(spmv.begin(), std::move(c));
+  }
+  for (Case& c : spmv) cases.push_back(std::move(c));
   std::vector<Case> chosen;
   for (Case& c : cases) {
     bool keep = opt.cases.empty();
@@ -375,7 +449,15 @@ int run(int argc, char** argv) {
     if (keep) chosen.push_back(std::move(c));
   }
   if (chosen.empty()) return std::fprintf(stderr, "convkit-spmm-probe: no case matches --case\n"), 2;
-  if (opt.quick && chosen.size() > 2) chosen.resize(2);
+  if (opt.quick) {  // the first two SpMM cases and the first SpMV case chosen
+    std::vector<Case> quick;
+    int spmm_left = 2, spmv_left = 1;
+    for (Case& c : chosen) {
+      int& left = c.x[0] > 1 ? spmm_left : spmv_left;
+      if (left > 0) --left, quick.push_back(std::move(c));
+    }
+    chosen = std::move(quick);
+  }
   if (!device_available()) return std::puts("no CUDA device: nothing to probe"), 0;
 
   Context ctx;
@@ -419,18 +501,26 @@ int run(int argc, char** argv) {
       ++unprobed;
       continue;
     }
-    std::printf("%s\ntranspose x to row-major %.3f ms, y back to NCHW %.3f ms\n\n", d.T.info().str().c_str(),
-                d.t_in_ms, d.t_out_ms);
+    std::printf("%s\n", d.T.info().str().c_str());
+    if (d.N > 1) std::printf("transpose x to row-major %.3f ms, y back to NCHW %.3f ms\n", d.t_in_ms, d.t_out_ms);
+    std::printf("\n");
     std::printf("| case | layout | alg | median ms | beta 0 ms | matrix GB/s | total GB/s | bitwise-stable | exact | "
                 "transpose-in ms | transpose-out ms | runs | status |\n"
                 "|---|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|\n");
     const std::size_t first = rows.size();
-    for (bool row_major : {false, true})
-      for (cusparseSpMMAlg_t alg :
-           {CUSPARSE_SPMM_ALG_DEFAULT, CUSPARSE_SPMM_CSR_ALG1, CUSPARSE_SPMM_CSR_ALG2, CUSPARSE_SPMM_CSR_ALG3}) {
-        rows.push_back(probe(env, d, row_major, alg));
+    if (d.N == 1) {
+      for (cusparseSpMVAlg_t alg : {CUSPARSE_SPMV_ALG_DEFAULT, CUSPARSE_SPMV_CSR_ALG1, CUSPARSE_SPMV_CSR_ALG2}) {
+        rows.push_back(probe_spmv(env, d, alg));
         print_row(rows.back());
       }
+    } else {
+      for (bool row_major : {false, true})
+        for (cusparseSpMMAlg_t alg :
+             {CUSPARSE_SPMM_ALG_DEFAULT, CUSPARSE_SPMM_CSR_ALG1, CUSPARSE_SPMM_CSR_ALG2, CUSPARSE_SPMM_CSR_ALG3}) {
+          rows.push_back(probe(env, d, row_major, alg));
+          print_row(rows.back());
+        }
+    }
     std::printf("\n");
     summarize(rows, first);
     if (std::none_of(rows.begin() + static_cast<std::ptrdiff_t>(first), rows.end(),

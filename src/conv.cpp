@@ -46,7 +46,17 @@ void PlanImpl::run_transpose(const void*, void*) {
 
 namespace {
 
-// Support of one algorithm for an already validated problem.
+// Auto's choice for a one-shot conv() on a default context (no workspace
+// limit, no tuning, no determinism filter): the cost model, which spends no
+// device time. supports() and workspace_bytes() answer for Auto with it.
+AlgorithmChoice untuned_auto_choice(const ConvProblem& p, DType t) {
+  Context defaults;
+  return choose(defaults.state(), p, t, /*for_plan=*/false);
+}
+
+// Support of one algorithm for an already validated problem. For Auto: the
+// variant of the algorithm Auto would run, or every candidate's reason when
+// none can.
 Support supports_problem(const ConvProblem& p, DType t, Algorithm a) {
   switch (a) {
     case Algorithm::Reference: return supported();
@@ -55,12 +65,20 @@ Support supports_problem(const ConvProblem& p, DType t, Algorithm a) {
     default: return ops_for(a).supports(p, t);
   }
   std::string why;
+  bool any = false;
   for (Algorithm c : {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz}) {
     Support s = ops_for(c).supports(p, t);
-    if (s) return s;
-    why += msg(why.empty() ? "" : "; ", algorithm_name(c), ": ", s.reason);
+    any |= s.ok;
+    if (!s) why += msg(why.empty() ? "" : "; ", algorithm_name(c), ": ", s.reason);
   }
-  return unsupported("no algorithm supports this problem (" + why + ")");
+  if (!any) return unsupported("no algorithm supports this problem (" + why + ")");
+  // With no workspace limit and no determinism filter, a supported candidate
+  // is a considered one, so the choice below cannot come up empty.
+  const AlgorithmChoice c = untuned_auto_choice(p, t);
+  for (const CandidateReport& r : c.candidates)
+    if (r.algorithm == c.chosen) return supported(r.variant);
+  throw Error(Status::InternalError, msg("Algorithm::Auto chose ", algorithm_name(c.chosen),
+                                         ", which is not among its candidates"));
 }
 
 // The concrete algorithm a call runs: the caller's, or Auto's choice.
@@ -92,10 +110,7 @@ std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x, const Shape& w
   if (algo == Algorithm::Reference) return 0;
   Support s = detail::supports_problem(p, dtype, algo);
   CONVKIT_EXPECTS(s.ok, Status::NotSupported, "Algorithm::", algorithm_name(algo), ": ", s.reason);
-  if (algo == Algorithm::Auto) {
-    Context unlimited;  // the cost model's choice; touches no device
-    algo = detail::resolve(p, dtype, algo, unlimited.state(), false);
-  }
+  if (algo == Algorithm::Auto) algo = detail::untuned_auto_choice(p, dtype).chosen;
   return detail::ops_for(algo).workspace(p, dtype);
 }
 

@@ -2,9 +2,10 @@
 //
 // Two levels. The cost model estimates each supported algorithm's time from
 // the problem's FLOP and byte counts against the device's arithmetic and
-// memory ceilings (read from the device, or nominal H100 figures when there
-// is none), with per-algorithm efficiencies and the extra bytes each path
-// moves (im2col's column matrix, the Toeplitz matrix). It spends no device
+// memory ceilings (read from the current device, once per device id, or
+// nominal H100 figures when there is none or its attributes cannot be read),
+// with per-algorithm efficiencies and the extra bytes each path moves
+// (im2col's column matrix, the Toeplitz matrix). It spends no device
 // time. The tuner, opt-in through Context::set_tuning, times each candidate
 // once per key on temporary tensors and remembers the result in a
 // process-wide cache and, when the context names a file, on disk. The key
@@ -17,6 +18,7 @@
 #include "algorithms.hpp"
 #include "check.hpp"
 #include "context_state.hpp"
+#include "determinism.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -27,6 +29,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 namespace convkit {
@@ -38,43 +41,78 @@ constexpr Algorithm kCandidates[] = {Algorithm::Direct, Algorithm::Im2colGemm, A
 // ---------------------------------------------------------------- device model
 
 struct DeviceModel {
-  std::string name;
+  std::string name;   // names the device in the tuning key
   double fp32_flops;  // FMA peak, FLOP/s
   double fp64_flops;
   double bandwidth;   // bytes/s, DRAM
 };
 
-DeviceModel device_model() {
-  static std::once_flag once;
-  static DeviceModel m{"nominal (no device)", 67e12, 34e12, 3.0e12};
-  std::call_once(once, [] {
-    if (!device_available()) return;
-    int dev = 0, sms = 0, clock_khz = 0, mem_khz = 0, bus_bits = 0;
-    cudaDeviceProp prop{};
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {
-      cudaGetLastError();
-      return;
-    }
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, dev);
-    cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, dev);
-    cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev);
+// Nominal H100 figures: the model with no device, and the figures of a
+// device whose attributes cannot be read.
+constexpr double kNominalFp32 = 67e12, kNominalFp64 = 34e12, kNominalBandwidth = 3.0e12;
+
+DeviceModel nominal_model(std::string name) {
+  return DeviceModel{std::move(name), kNominalFp32, kNominalFp64, kNominalBandwidth};
+}
+
+// Reads device `dev`'s model; false when any query fails (errors cleared),
+// with `m` then holding what could be read and nominal figures. Never throws:
+// the cost model must answer whatever the device says.
+bool query_device_model(int dev, DeviceModel& m) {
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, dev) != cudaSuccess) {
     cudaGetLastError();
-    std::ostringstream name;
-    name << prop.name << " sm_" << prop.major << prop.minor << " x" << sms;
-    m.name = name.str();
-    // FP32 lanes per SM: 128 on sm_86+ and Hopper, 64 on sm_80 / sm_70.
-    const double lanes = (prop.major == 8 && prop.minor == 0) || prop.major < 8 ? 64 : 128;
-    if (sms > 0 && clock_khz > 0) {
-      m.fp32_flops = sms * lanes * 2.0 * clock_khz * 1e3;
-      // Data-centre parts (x.0: P100, V100, A100, H100) run FP64 at half the
-      // FP32 rate; the others at 1/64.
-      const bool datacentre = prop.minor == 0 && prop.major >= 6;
-      m.fp64_flops = m.fp32_flops / (datacentre ? 2.0 : 64.0);
+    m = nominal_model(msg("nominal (device ", dev, ": properties unreadable)"));
+    return false;
+  }
+  // Name, architecture and SM count: what the timings depend on. Two
+  // identical GPUs share a key on purpose -- they time alike, and a tuning
+  // file then serves every slot and machine with that part. (The PCI bus id
+  // would tell them apart, at the cost of that reuse.)
+  std::ostringstream name;
+  name << prop.name << " sm_" << prop.major << prop.minor << " x" << prop.multiProcessorCount;
+  m = nominal_model(name.str());
+  int sms = 0, clock_khz = 0, mem_khz = 0, bus_bits = 0;
+  const std::pair<int*, cudaDeviceAttr> attrs[] = {{&sms, cudaDevAttrMultiProcessorCount},
+                                                   {&clock_khz, cudaDevAttrClockRate},
+                                                   {&mem_khz, cudaDevAttrMemoryClockRate},
+                                                   {&bus_bits, cudaDevAttrGlobalMemoryBusWidth}};
+  for (const auto& [value, attr] : attrs) {
+    if (cudaDeviceGetAttribute(value, attr, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return false;  // nominal figures, as with no device
     }
-    if (mem_khz > 0 && bus_bits > 0) m.bandwidth = 2.0 * mem_khz * 1e3 * bus_bits / 8.0;
-  });
-  return m;
+  }
+  // FP32 lanes per SM: 128 on sm_86+ and Hopper, 64 on sm_80 / sm_70.
+  const double lanes = (prop.major == 8 && prop.minor == 0) || prop.major < 8 ? 64 : 128;
+  if (sms > 0 && clock_khz > 0) {
+    m.fp32_flops = sms * lanes * 2.0 * clock_khz * 1e3;
+    // Data-centre parts (x.0: P100, V100, A100, H100) run FP64 at half the
+    // FP32 rate; the others at 1/64.
+    const bool datacentre = prop.minor == 0 && prop.major >= 6;
+    m.fp64_flops = m.fp32_flops / (datacentre ? 2.0 : 64.0);
+  }
+  if (mem_khz > 0 && bus_bits > 0) m.bandwidth = 2.0 * mem_khz * 1e3 * bus_bits / 8.0;
+  return true;
+}
+
+// The model of the calling thread's current device, read once per device id:
+// a process that uses two GPUs gets each one's figures and tuning keys. A
+// model whose queries failed is not remembered, so a later call asks again.
+DeviceModel device_model() {
+  int dev = -1;
+  if (!device_available() || cudaGetDevice(&dev) != cudaSuccess) {
+    cudaGetLastError();
+    return nominal_model("nominal (no device)");
+  }
+  static std::mutex m;
+  static std::map<int, DeviceModel> models;
+  std::lock_guard<std::mutex> lock(m);
+  auto it = models.find(dev);
+  if (it != models.end()) return it->second;
+  DeviceModel model;
+  if (query_device_model(dev, model)) models.emplace(dev, model);
+  return model;
 }
 
 // ---------------------------------------------------------------- cost model
@@ -128,18 +166,33 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
   return 1e30;
 }
 
-// Whether an algorithm's results are bit-identical run to run. Direct: one
+// Whether each algorithm's results are bit-identical run to run. Direct: one
 // thread owns each output and sums in a fixed order. Im2colGemm: cuBLAS
 // guarantees run-to-run bitwise reproducibility on one architecture and SM
-// count (atomics mode stays off). SparseToeplitz: the forward product uses
-// cuSPARSE's CSR_ALG1 SpMV and CSR_ALG3 SpMM, measured bit-identical run to
-// run on column-major operands (the default, CSR_ALG1 and CSR_ALG2 SpMM were
-// measured to differ); the row-major SpMM formulation keeps CSR_ALG3 and
-// fixed-order transposes, and ChoiceGpu.EveryAlgorithmIsBitIdenticalRunToRun
-// checks it (one-shot conv() and a ConvPlan, each run twice). Only forward products are chosen by
-// Auto; the transposed product is not bit-reproducible. Kept here so Auto's
-// determinism filter has one place to look; the GPU tests check it.
-bool is_deterministic(Algorithm) { return true; }
+// count (atomics mode stays off). SparseToeplitz: the forward SpMV runs
+// cuSPARSE's CUSPARSE_SPMV_CSR_ALG2, which cuSPARSE documents as bit-identical
+// run to run, and the forward SpMM CUSPARSE_SPMM_CSR_ALG3, measured
+// bit-identical run to run on column-major operands (the default, CSR_ALG1 and
+// CSR_ALG2 SpMM were measured to differ); the row-major SpMM formulation keeps
+// CSR_ALG3 and fixed-order transposes.
+// ChoiceGpu.EveryAlgorithmIsBitIdenticalRunToRun checks every row (one-shot
+// conv() and a ConvPlan, each run twice). Only forward products are chosen by
+// Auto; the transposed product is not bit-reproducible. Kept in one table so
+// Auto's determinism filter has one place to look; since no row is false
+// today, the CPU test of the filter overrides one
+// (override_determinism_for_testing).
+struct DeterminismRow {
+  Algorithm algorithm;
+  bool bit_identical;
+};
+constexpr DeterminismRow kDeterminism[] = {
+    {Algorithm::Direct, true},
+    {Algorithm::Im2colGemm, true},
+    {Algorithm::SparseToeplitz, true},
+};
+
+std::mutex g_determinism_mutex;
+std::map<Algorithm, bool> g_determinism_overrides;  // test hook
 
 // ---------------------------------------------------------------- cache
 
@@ -154,6 +207,27 @@ std::mutex g_mutex;
 std::map<std::string, Entry> g_cache;
 
 }  // namespace
+
+bool is_deterministic(Algorithm a) {
+  {
+    std::lock_guard<std::mutex> lock(g_determinism_mutex);
+    auto it = g_determinism_overrides.find(a);
+    if (it != g_determinism_overrides.end()) return it->second;
+  }
+  for (const DeterminismRow& r : kDeterminism)
+    if (r.algorithm == a) return r.bit_identical;
+  return false;  // an algorithm not in the table is not known to be
+}
+
+void override_determinism_for_testing(Algorithm a, bool bit_identical) {
+  std::lock_guard<std::mutex> lock(g_determinism_mutex);
+  g_determinism_overrides[a] = bit_identical;
+}
+
+void clear_determinism_overrides_for_testing() {
+  std::lock_guard<std::mutex> lock(g_determinism_mutex);
+  g_determinism_overrides.clear();
+}
 
 std::string cache_key(const ConvProblem& p, DType t, const ContextState& ctx) {
   std::ostringstream k;

@@ -1,11 +1,15 @@
 // Algorithm::Auto on the CPU: the cost model's choice and its explanation,
-// exclusions (unsupported, workspace), the tuning cache key and the tuning
-// file (parsing, reuse of a matching key, no reuse of a changed key). Needs
-// no device: a cached entry is used without timing anything.
+// exclusions (unsupported, workspace, determinism), supports(Auto), the tuning
+// cache key and the tuning file (parsing, reuse of a matching key, no reuse of
+// a changed key). Needs no device: a cached entry is used without timing
+// anything, and without one the cost model runs on nominal figures.
+#include "determinism.hpp"
 #include "harness.hpp"
 
 #include <cstdio>
 #include <fstream>
+#include <initializer_list>
+#include <stdexcept>
 #include <string>
 
 namespace convkit::test {
@@ -15,6 +19,22 @@ const ConvSpec kSpec = ConvSpec::conv2d().padding(1);
 const Shape kX{2, 3, 16, 16}, kW{4, 3, 3, 3};
 
 std::string temp_path(const char* name) { return ::testing::TempDir() + name; }
+
+const CandidateReport& report_of(const AlgorithmChoice& c, Algorithm a) {
+  for (const auto& r : c.candidates)
+    if (r.algorithm == a) return r;
+  throw std::logic_error(std::string("no candidate report for ") + algorithm_name(a));
+}
+
+// Marks algorithms non-deterministic for Auto's filter while in scope.
+struct NonDeterministic {
+  explicit NonDeterministic(std::initializer_list<Algorithm> as) {
+    for (Algorithm a : as) detail::override_determinism_for_testing(a, false);
+  }
+  ~NonDeterministic() { detail::clear_determinism_overrides_for_testing(); }
+  NonDeterministic(const NonDeterministic&) = delete;
+  NonDeterministic& operator=(const NonDeterministic&) = delete;
+};
 
 TEST(Choice, CostModelPicksTheCheapestConsideredCandidate) {
   Context ctx;
@@ -81,6 +101,7 @@ TEST(Choice, KeyHoldsEverythingTimingsDependOn) {
   const std::string k = tuning_key(a, kSpec, kX, kW, DType::F32);
   EXPECT_EQ(k, tuning_key(b, kSpec, kX, kW, DType::F32));
   EXPECT_NE(k.find(CONVKIT_VERSION_STRING), std::string::npos);
+  if (!has_gpu()) EXPECT_EQ(k.rfind("nominal (no device) | ", 0), 0u) << k;
   EXPECT_NE(k, tuning_key(a, kSpec, kX, kW, DType::F64));
   EXPECT_NE(k, tuning_key(a, kSpec, Shape{3, 3, 16, 16}, kW, DType::F32));
   EXPECT_NE(k, tuning_key(a, ConvSpec::conv2d().padding(1).boundary(Boundary::Reflect), kX, kW, DType::F32));
@@ -164,13 +185,113 @@ TEST(Choice, MalformedTuningFileIsRejectedWithItsLine) {
 }
 
 TEST(Choice, DeterministicFlagKeepsAChoice) {
+  // With the algorithms' own table: the flag excludes exactly the candidates
+  // the table calls non-deterministic, and a choice remains.
+  Context free, strict;
+  strict.set_deterministic(true);
+  EXPECT_TRUE(strict.deterministic());
+  const AlgorithmChoice off = choose_algorithm(free, kSpec, kX, kW, DType::F64);
+  const AlgorithmChoice on = choose_algorithm(strict, kSpec, kX, kW, DType::F64);
+  ASSERT_EQ(on.candidates.size(), off.candidates.size());
+  for (const auto& r : off.candidates)
+    EXPECT_EQ(report_of(on, r.algorithm).considered, r.considered && detail::is_deterministic(r.algorithm))
+        << algorithm_name(r.algorithm);
+  EXPECT_TRUE(report_of(on, on.chosen).considered);
+}
+
+TEST(Choice, DeterminismFilterExcludesANonDeterministicCandidate) {
   Context ctx;
+  const AlgorithmChoice before = choose_algorithm(ctx, kSpec, kX, kW, DType::F64);
+  int considered = 0;
+  for (const auto& r : before.candidates) considered += r.considered;
+  ASSERT_GE(considered, 2) << "the filter needs a second candidate to fall back on\n" << before.explain();
+  const Algorithm marked = before.chosen;  // marking the winner changes the choice
+  SCOPED_TRACE(std::string("marked non-deterministic: ") + algorithm_name(marked));
+  NonDeterministic guard{marked};
+  EXPECT_FALSE(detail::is_deterministic(marked));
+
+  // Determinism off: the marked candidate is considered, and still wins.
+  const AlgorithmChoice off = choose_algorithm(ctx, kSpec, kX, kW, DType::F64);
+  EXPECT_TRUE(report_of(off, marked).considered);
+  EXPECT_TRUE(report_of(off, marked).excluded_because.empty());
+  EXPECT_EQ(off.chosen, marked);
+
+  // Determinism on: excluded with its reason, in the report and in explain();
+  // the others are considered as before.
   ctx.set_deterministic(true);
-  EXPECT_TRUE(ctx.deterministic());
-  const AlgorithmChoice c = choose_algorithm(ctx, kSpec, kX, kW, DType::F64);
-  bool considered = false;
-  for (const auto& r : c.candidates) considered |= r.considered && r.algorithm == c.chosen;
-  EXPECT_TRUE(considered);
+  const AlgorithmChoice on = choose_algorithm(ctx, kSpec, kX, kW, DType::F64);
+  const CandidateReport& r = report_of(on, marked);
+  EXPECT_FALSE(r.considered);
+  EXPECT_LT(r.estimated_ms, 0.0);
+  EXPECT_NE(r.excluded_because.find("not bit-identical run to run"), std::string::npos) << r.excluded_because;
+  EXPECT_NE(r.excluded_because.find("determinism"), std::string::npos) << r.excluded_because;
+  EXPECT_NE(on.chosen, marked);
+  EXPECT_TRUE(report_of(on, on.chosen).considered);
+  for (const auto& o : off.candidates)
+    if (o.algorithm != marked)
+      EXPECT_EQ(report_of(on, o.algorithm).considered, o.considered) << algorithm_name(o.algorithm);
+  const std::string text = on.explain();
+  const auto at = text.find(std::string("\n  ") + algorithm_name(marked));
+  ASSERT_NE(at, std::string::npos) << text;
+  const std::string row = text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+  EXPECT_NE(row.find("excluded: not bit-identical run to run"), std::string::npos) << text;
+  EXPECT_EQ(row.find("<- chosen"), std::string::npos) << text;
+}
+
+TEST(Choice, DeterminismFilterExcludingEveryCandidateIsNotSupported) {
+  NonDeterministic guard{Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz};
+  Context ctx;
+  EXPECT_NO_THROW(choose_algorithm(ctx, kSpec, kX, kW, DType::F32));  // off: the flags do not matter
+  ctx.set_deterministic(true);
+  try {
+    choose_algorithm(ctx, kSpec, kX, kW, DType::F32);
+    FAIL() << "expected NotSupported";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::NotSupported) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not bit-identical run to run"), std::string::npos) << e.what();
+  }
+}
+
+// supports(Auto) names the path Auto would run: the variant of the cost
+// model's choice for a one-shot conv() on a default context, not the first
+// algorithm that supports the problem.
+TEST(Choice, SupportsAutoNamesTheVariantOfAutosChoice) {
+  struct Case {
+    const char* name;
+    ConvSpec spec;
+    Shape x, w;
+  };
+  const Case cases[] = {
+      {"1x1 CNN layer", ConvSpec::conv2d(), {32, 256, 28, 28}, {256, 256, 1, 1}},
+      {"1-D signal", ConvSpec::conv1d().padding(Padding::same()), {1, 1, 100000}, {1, 1, 31}},
+      {"3x3 layer", kSpec, kX, kW},
+  };
+  bool other_than_first = false;
+  for (const Case& c : cases) {
+    for (DType t : {DType::F32, DType::F64}) {
+      SCOPED_TRACE(std::string(c.name) + " " + dtype_name(t));
+      Context ctx;
+      const AlgorithmChoice choice = choose_algorithm(ctx, c.spec, c.x, c.w, t);
+      const Support s = supports(c.spec, c.x, c.w, t, Algorithm::Auto);
+      ASSERT_TRUE(s.ok) << s.reason;
+      EXPECT_TRUE(s.reason.empty());
+      EXPECT_FALSE(s.variant.empty());
+      EXPECT_EQ(s.variant, report_of(choice, choice.chosen).variant) << choice.explain();
+      EXPECT_EQ(s.variant, supports(c.spec, c.x, c.w, t, choice.chosen).variant) << choice.explain();
+      EXPECT_EQ(workspace_bytes(c.spec, c.x, c.w, t, Algorithm::Auto),
+                workspace_bytes(c.spec, c.x, c.w, t, choice.chosen));
+      // The first candidate that supports the problem (Direct here): what
+      // supports(Auto) used to name whatever Auto chose.
+      const CandidateReport* first = nullptr;
+      for (const auto& r : choice.candidates)
+        if (!first && r.considered) first = &r;
+      ASSERT_NE(first, nullptr);
+      other_than_first |= first->algorithm != choice.chosen;
+    }
+  }
+  // Some case must be won by a later candidate, or this test could not tell
+  // Auto's variant from the first supporter's.
+  EXPECT_TRUE(other_than_first);
 }
 
 TEST(Choice, AutoConvWithoutDeviceIsNoDeviceAfterValidation) {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <string>
 
 namespace convkit::test {
 namespace {
@@ -50,6 +51,31 @@ TEST(ChoiceGpu, TuningMeasuresOnceAndTheFileStartsTheNextRunTuned) {
   clear_tuning_cache();
 }
 
+// The tuning key names the calling thread's current device, each device
+// read on its own (not whichever was current first).
+TEST(ChoiceGpu, TuningKeyNamesTheCurrentDevice) {
+  CONVKIT_REQUIRE_GPU();
+  int count = 0, original = 0;
+  ASSERT_EQ(cudaGetDeviceCount(&count), cudaSuccess);
+  ASSERT_EQ(cudaGetDevice(&original), cudaSuccess);
+  struct Restore {
+    int dev;
+    ~Restore() { cudaSetDevice(dev); }
+  } restore{original};
+  const ConvSpec spec = ConvSpec::conv2d().padding(1);
+  const Shape xs{2, 3, 32, 32}, ws{8, 3, 3, 3};
+  // Last device first, so a model read once for device 0 would show.
+  for (int d = count - 1; d >= 0; --d) {
+    ASSERT_EQ(cudaSetDevice(d), cudaSuccess);
+    cudaDeviceProp prop{};
+    ASSERT_EQ(cudaGetDeviceProperties(&prop, d), cudaSuccess);
+    const std::string want = std::string(prop.name) + " sm_" + std::to_string(prop.major) +
+                             std::to_string(prop.minor) + " x" + std::to_string(prop.multiProcessorCount) + " | ";
+    const std::string key = tuning_key(Context(), spec, xs, ws, DType::F32);
+    EXPECT_EQ(key.rfind(want, 0), 0u) << "device " << d << ": " << key;
+  }
+}
+
 TEST(ChoiceGpu, AutoMatchesTheReferenceTunedOrNot) {
   CONVKIT_REQUIRE_GPU();
   for (bool tune : {false, true}) {
@@ -65,7 +91,7 @@ TEST(ChoiceGpu, AutoMatchesTheReferenceTunedOrNot) {
       auto w = DeviceTensor<float>::from_host(ctx, hw);
       auto b = DeviceTensor<float>::from_host(ctx, hb);
       DeviceTensor<float> y(ctx, want.y.shape());
-      if (y.bytes()) cudaMemsetAsync(y.data(), 0xFF, y.bytes(), ctx.stream());  // NaN poison
+      if (y.bytes()) ASSERT_EQ(cudaMemsetAsync(y.data(), 0xFF, y.bytes(), ctx.stream()), cudaSuccess);  // NaN poison
       if (c.spec.has_bias())
         conv(ctx, c.spec, x.view(), w.view(), b.view(), y.view(), Algorithm::Auto);
       else
@@ -102,8 +128,10 @@ TEST(ChoiceGpu, EveryAlgorithmIsBitIdenticalRunToRun) {
       if (!s) continue;
       SCOPED_TRACE(std::string(algorithm_name(a)) + " " + s.variant + " on " + c.spec.str() + " x " + c.x.str());
       DeviceTensor<float> y1(ctx, want.y.shape()), y2(ctx, want.y.shape());
-      cudaMemsetAsync(y1.data(), 0xFF, y1.bytes(), ctx.stream());
-      cudaMemsetAsync(y2.data(), 0xFF, y2.bytes(), ctx.stream());
+      // NaN poison: a run that writes nothing fails the reference check and
+      // cannot pass the bit-identity check on two untouched buffers.
+      ASSERT_EQ(cudaMemsetAsync(y1.data(), 0xFF, y1.bytes(), ctx.stream()), cudaSuccess);
+      ASSERT_EQ(cudaMemsetAsync(y2.data(), 0xFF, y2.bytes(), ctx.stream()), cudaSuccess);
       auto run = [&](DeviceTensor<float>& y) {
         if (c.spec.has_bias())
           conv(ctx, c.spec, x.view(), w.view(), b.view(), y.view(), a);
@@ -125,6 +153,8 @@ TEST(ChoiceGpu, EveryAlgorithmIsBitIdenticalRunToRun) {
       else
         plan.set_weights(w.view());
       DeviceTensor<float> y3(ctx, want.y.shape()), y4(ctx, want.y.shape());
+      ASSERT_EQ(cudaMemsetAsync(y3.data(), 0xFF, y3.bytes(), ctx.stream()), cudaSuccess);
+      ASSERT_EQ(cudaMemsetAsync(y4.data(), 0xFF, y4.bytes(), ctx.stream()), cudaSuccess);
       plan.run(x.view(), y3.view());
       plan.run(x.view(), y4.view());
       const auto h3 = y3.to_host(), h4 = y4.to_host();

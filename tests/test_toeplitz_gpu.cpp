@@ -218,21 +218,46 @@ TEST(ToeplitzGpu, RunTransposeMatchesReferenceConvTranspose) {
   }
 }
 
+// The SpMM layout tests' problem: 8 images 4×48×40, 6 output channels 3×3,
+// padding 1, bias; small-integer data, the reference's forward product and
+// its transposed product (bias-free) of dy, and the row-major copies' bytes
+// as the plan lays them out (x and y each rounded up to 256 bytes).
+struct SpmmCase {
+  ConvSpec spec = ConvSpec::conv2d().padding(1).bias(true);
+  ConvSpec nobias = ConvSpec(spec).bias(false);
+  Shape xs{8, 4, 48, 40}, ws{6, 4, 3, 3};
+  ConvProblem p = spec.problem(xs, ws);
+  HostTensor<float> x, w, b, dy, want_dx{xs};
+  Expected<float> e;
+  toeplitz::Info info = toeplitz::info(spec, xs, ws, DType::F32);
+  std::size_t copies = 0;
+  explicit SpmmCase(std::uint64_t seed)
+      : x(random_ints<float>(xs, seed)),
+        w(random_ints<float>(ws, seed + 1)),
+        b(random_ints<float>(Shape{6}, seed + 2)),
+        dy(random_ints<float>(p.y_shape(), seed + 3)) {
+    e = expected_output(spec, x, w, &b);
+    reference::conv_transpose(nobias, dy.view(), w.view(), want_dx.view());
+    auto aligned = [](std::size_t bytes) { return (bytes + 255) / 256 * 256; };
+    copies = aligned(static_cast<std::size_t>(p.N * info.cols) * sizeof(float)) +
+             aligned(static_cast<std::size_t>(p.N * info.rows) * sizeof(float));
+  }
+};
+
 // SpMM's two dense layouts: row-major copies (the default, workspace
 // unlimited) and, under a limit that holds the matrix but not the copies,
 // cuSPARSE on NCHW in place. Both forward (with bias) and transposed, exact.
 TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
   CONVKIT_REQUIRE_GPU();
-  const ConvSpec spec = ConvSpec::conv2d().padding(1).bias(true);
-  const Shape xs{8, 4, 48, 40}, ws{6, 4, 3, 3};
-  const ConvProblem p = spec.problem(xs, ws);
-  HostTensor<float> x = random_ints<float>(xs, 71), w = random_ints<float>(ws, 72), b = random_ints<float>(Shape{6}, 73);
-  HostTensor<float> dy = random_ints<float>(p.y_shape(), 74);
-  const Expected<float> e = expected_output(spec, x, w, &b);
-  HostTensor<float> want_dx(xs);
-  const ConvSpec nobias = ConvSpec(spec).bias(false);
-  reference::conv_transpose(nobias, dy.view(), w.view(), want_dx.view());
-  const toeplitz::Info in = toeplitz::info(spec, xs, ws, DType::F32);
+  const SpmmCase k(71);
+  const ConvSpec &spec = k.spec, &nobias = k.nobias;
+  const Shape &xs = k.xs, &ws = k.ws;
+  const ConvProblem& p = k.p;
+  const HostTensor<float>&x = k.x, &w = k.w, &b = k.b, &dy = k.dy, &want_dx = k.want_dx;
+  const Expected<float>& e = k.e;
+  const toeplitz::Info& in = k.info;
+  // Unaligned: a limit one byte under the copies' raw size is under their
+  // aligned size too.
   const std::size_t copies = static_cast<std::size_t>(p.N * (in.rows + in.cols)) * sizeof(float);
   for (const std::size_t limit : {std::numeric_limits<std::size_t>::max(), in.total_bytes() + copies - 1}) {
     SCOPED_TRACE("workspace limit " + std::to_string(limit));
@@ -292,17 +317,13 @@ TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
 // choice. Exact every time.
 TEST(ToeplitzGpu, OnePlanRunsBothProductsUnderATightLimit) {
   CONVKIT_REQUIRE_GPU();
-  const ConvSpec spec = ConvSpec::conv2d().padding(1).bias(true);
-  const Shape xs{8, 4, 48, 40}, ws{6, 4, 3, 3};
-  const ConvProblem p = spec.problem(xs, ws);
-  HostTensor<float> x = random_ints<float>(xs, 81), w = random_ints<float>(ws, 82), b = random_ints<float>(Shape{6}, 83);
-  HostTensor<float> dy = random_ints<float>(p.y_shape(), 84);
-  const Expected<float> e = expected_output(spec, x, w, &b);
-  HostTensor<float> want_dx(xs);
-  reference::conv_transpose(ConvSpec(spec).bias(false), dy.view(), w.view(), want_dx.view());
-  auto aligned = [](std::size_t bytes) { return (bytes + 255) / 256 * 256; };
-  const std::size_t copies = aligned(static_cast<std::size_t>(p.N * p.C * p.in_spatial()) * sizeof(float)) +
-                             aligned(static_cast<std::size_t>(p.N * p.K * p.out_spatial()) * sizeof(float));
+  const SpmmCase k(81);
+  const ConvSpec& spec = k.spec;
+  const Shape &xs = k.xs, &ws = k.ws;
+  const ConvProblem& p = k.p;
+  const HostTensor<float>&x = k.x, &w = k.w, &b = k.b, &dy = k.dy, &want_dx = k.want_dx;
+  const Expected<float>& e = k.e;
+  const std::size_t copies = k.copies;
   Context ctx;
   auto dx = DeviceTensor<float>::from_host(ctx, x), dw = DeviceTensor<float>::from_host(ctx, w);
   auto db = DeviceTensor<float>::from_host(ctx, b), ddy = DeviceTensor<float>::from_host(ctx, dy);

@@ -144,7 +144,8 @@ inline std::vector<std::int64_t> sample_output_indices(const Shape& y, int count
 }
 
 /// Per-element tolerance factor, as DESIGN §5 states it:
-/// |y - y_ref| <= factor * Σ|x·w| over that output's `terms` products, with
+/// |y - y_ref| <= factor * M, M = Σ|x·w| over that output's `terms` products
+/// (+ |b| with a bias), with
 /// f32 1e-6·sqrt(terms) and f64 1e-14·sqrt(terms), plus a floor a tenth of
 /// that for one term (the bias add and a single product round too). The
 /// tests use the same factor (tests/harness.cpp).

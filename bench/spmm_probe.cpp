@@ -381,7 +381,7 @@ void print_row(const ProbeRow& r) {
   std::fflush(stdout);
 }
 
-// The fastest correct configuration of a case by SpMM time and end to end
+// The fastest correct configuration of a case by product time and end to end
 // (row-major with its two transposes), and the fastest bit-reproducible one.
 void summarize(const std::vector<ProbeRow>& rows, std::size_t first) {
   const ProbeRow *fast = nullptr, *e2e = nullptr, *stable = nullptr;
@@ -394,12 +394,12 @@ void summarize(const std::vector<ProbeRow>& rows, std::size_t first) {
   }
   const auto say = [](const char* what, const ProbeRow* r) {
     if (r)
-      std::printf("%s: %s %s, %.3f ms SpMM, %.3f ms end to end\n", what, r->layout.c_str(), r->alg.c_str(), r->ms,
+      std::printf("%s: %s %s, %.3f ms product, %.3f ms end to end\n", what, r->layout.c_str(), r->alg.c_str(), r->ms,
                   r->end_to_end_ms());
     else
       std::printf("%s: none\n", what);
   };
-  say("fastest SpMM", fast);
+  say("fastest product", fast);
   say("fastest end to end", e2e);
   say("fastest bitwise-stable end to end", stable);
 }
@@ -432,16 +432,17 @@ int run(int argc, char** argv) {
   if (opt.help) return std::fputs(kHelp, stdout), 0;
   // convkit-bench's full-size Toeplitz cases: SpMM (1-D N=64, then the
   // ResNet-50 layers), then SpMV (the N = 1 layer, the 1-D 2^24 signal).
-  std::vector<Case> cases, spmv;
+  std::vector<Case> cases, spmv_layers, spmv_signals;
   for (Case& c : suite_cases("signal1d", false)) {
     if (c.name.rfind("spmm ", 0) == 0) cases.push_back(std::move(c));
-    else if (c.name.rfind("spmv ", 0) == 0) spmv.push_back(std::move(c));
+    else if (c.name.rfind("spmv ", 0) == 0) spmv_signals.push_back(std::move(c));
   }
   for (Case& c : suite_cases("cnn", false)) {
     if (c.name.rfind("resnet50", 0) == 0) cases.push_back(std::move(c));
-    else if (c.x[0] == 1) spmv.insert(spmv.begin(), std::move(c));
+    else if (c.x[0] == 1) spmv_layers.push_back(std::move(c));
   }
-  for (Case& c : spmv) cases.push_back(std::move(c));
+  for (auto* group : {&spmv_layers, &spmv_signals})
+    for (Case& c : *group) cases.push_back(std::move(c));
   std::vector<Case> chosen;
   for (Case& c : cases) {
     bool keep = opt.cases.empty();
@@ -482,7 +483,7 @@ int run(int argc, char** argv) {
               dev.name.c_str(), dev.major, dev.minor, versions);
   std::printf("f32, alpha 1, beta 1 as the library runs it (beta 0 timed beside it), opA non-transpose; median of up to "
               "%d runs (cut to fit %.1f s, never below min(5, that)), C zeroed and L2 flushed (%.0f MB) before each, "
-              "SpMM alone timed\n",
+              "the product alone timed\n",
               opt.reps, kBudgetS, double(flusher.bytes()) / 1e6);
 
   Env env{opt, ctx, stream, flusher, sp};

@@ -81,10 +81,15 @@ std::size_t device_memory_ceiling() {
   return bytes;
 }
 
-// The matrix's closed-form sizes, remembered per (problem, dtype): Auto asks
-// every algorithm's supports() on every call, and sizing a long kernel's
-// border rows takes milliseconds.
-tz::Info cached_info(const ConvProblem& p, DType t) {
+// The matrix's closed-form sizes and the scratch its build needs beside it
+// (the border-output tables and per-row tap offsets, freed after the build),
+// remembered per (problem, dtype): Auto asks every algorithm's supports() on
+// every call, and sizing a long kernel's border rows takes milliseconds.
+struct Sizes {
+  tz::Info info;
+  std::size_t build_scratch = 0;
+};
+Sizes cached_sizes(const ConvProblem& p, DType t) {
   struct Key {
     ConvProblem p;
     DType t;
@@ -94,21 +99,23 @@ tz::Info cached_info(const ConvProblem& p, DType t) {
     std::size_t operator()(const Key& k) const { return k.p.hash() * 31 + static_cast<std::size_t>(k.t); }
   };
   static std::mutex m;
-  static std::unordered_map<Key, tz::Info, KeyHash> cache;
+  static std::unordered_map<Key, Sizes, KeyHash> cache;
   {
     std::lock_guard<std::mutex> lock(m);
     auto it = cache.find(Key{p, t});
     if (it != cache.end()) return it->second;
   }
-  const tz::Info in = toeplitz::make_info(p, t, tz::IndexWidth::Auto);
+  Sizes sz;
+  sz.info = toeplitz::make_info(p, t, tz::IndexWidth::Auto);
+  sz.build_scratch = toeplitz::build_scratch_bytes(sz.info, toeplitz::make_axis_tables(p));
   std::lock_guard<std::mutex> lock(m);
   if (cache.size() >= 1024) cache.clear();  // bounded: a process sees few distinct problems
-  cache.emplace(Key{p, t}, in);
-  return in;
+  cache.emplace(Key{p, t}, sz);
+  return sz;
 }
 
 Support supports_sparse_toeplitz(const ConvProblem& p, DType t) {
-  const tz::Info in = cached_info(p, t);
+  const tz::Info in = cached_sizes(p, t).info;
   const std::size_t ceiling = device_memory_ceiling();
   if (in.total_bytes() > ceiling)
     return unsupported(msg("the ", in.rows, " x ", in.cols, " Toeplitz matrix has ", in.nnz, " nonzeros and needs ",
@@ -117,14 +124,17 @@ Support supports_sparse_toeplitz(const ConvProblem& p, DType t) {
   return supported(in.problem.N <= 1 ? "toeplitz/spmv" : "toeplitz/spmm");
 }
 
-// What the algorithm holds on the device besides x, w, y: the matrix and its
-// source-tap map (the cuSPARSE buffer, known only from cuSPARSE at run time,
-// comes on top; ConvPlan::workspace_bytes() reports it once known). The
-// row-major operand copies of SpMM (x + y bytes) are taken from the context's
-// workspace only when they fit the limit beside this, so they are not part of
-// the minimum.
+// What the algorithm needs on the device besides x, w, y before it can run:
+// the matrix and its source-tap map, plus the scratch live while the matrix
+// is built -- exactly what the build's budget check counts, so a limit at
+// least this large never refuses the matrix. (The cuSPARSE buffer, known only
+// from cuSPARSE once the matrix exists, comes on top; ConvPlan::
+// workspace_bytes() reports it once known. The row-major operand copies of
+// SpMM, x + y bytes, are taken from the context's workspace only when they
+// fit the limit beside the matrix, so they are not part of this either.)
 std::size_t workspace_sparse_toeplitz(const ConvProblem& p, DType t) {
-  return cached_info(p, t).total_bytes();
+  const Sizes sz = cached_sizes(p, t);
+  return sz.info.total_bytes() + sz.build_scratch;
 }
 
 // The matrix is not chunkable workspace: the budget check inside the build
@@ -246,7 +256,8 @@ class ToeplitzPlan final : public PlanImpl {
   void* own_buffer(Op& op, std::size_t bytes, std::size_t extra) {
     if (bytes > op.buffer_bytes) {
       ctx_->check_workspace(workspace_bytes() - op.buffer_bytes + bytes + extra,
-                            "Algorithm::SparseToeplitz (matrix, map and cuSPARSE buffers)");
+                            extra ? "Algorithm::SparseToeplitz (matrix, map, cuSPARSE buffers and operands)"
+                                  : "Algorithm::SparseToeplitz (matrix, map and cuSPARSE buffers)");
       if (op.buffer) device_free(ctx_, op.buffer);
       op.buffer = nullptr;
       op.buffer_bytes = 0;
@@ -368,22 +379,26 @@ class ToeplitzPlan final : public PlanImpl {
     // then: the workspace limit may have changed, and so may the plan's other
     // operation's buffer. Rows when cuSPARSE takes it and the copies fit
     // beside the matrix and the buffers (counted as scratch() will check
-    // them); a new layout is preprocessed again.
+    // them). Recorded once the workspace checks have passed (a refused call
+    // leaves the plan's layout as it was); a new layout is preprocessed again.
     const std::size_t held = persistent_ ? workspace_bytes() - op.buffer_bytes + std::max(op.buffer_bytes, op.row_bytes)
                                          : info.total_bytes() + op.row_bytes;
     const toeplitz::SpmmLayout layout = op.rows_refused
                                             ? toeplitz::SpmmLayout::Columns
                                             : toeplitz::spmm_layout(N, held, copy_bytes, ctx_->workspace_limit);
-    if (op.layout_chosen && layout != op.layout) op.prepared = false;
-    op.layout = layout;
-    op.layout_chosen = true;
+    const auto record_layout = [&] {
+      if (op.layout_chosen && layout != op.layout) op.prepared = false;
+      op.layout = layout;
+      op.layout_chosen = true;
+    };
 
     DenseMats m;
-    if (op.layout == toeplitz::SpmmLayout::Columns) {
+    if (layout == toeplitz::SpmmLayout::Columns) {
       describe(m, in, out, CUSPARSE_ORDER_COL);
       std::size_t bytes = 0;
       CONVKIT_CUSPARSE_TRY(cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, &bytes));
       void* buf = scratch(op, bytes, 0).buf;
+      record_layout();
       init_out(out, n_out, bias);
       spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, buf);
       return;
@@ -392,6 +407,7 @@ class ToeplitzPlan final : public PlanImpl {
     // Rows: in [N, n_in] -> rin [n_in, N]; rout = 0; rout += op(T)·rin;
     // out [N, n_out] = rout transposed (+ bias by output row).
     const Scratch sc = scratch(op, op.row_bytes, copy_bytes);
+    record_layout();
     T* rin = reinterpret_cast<T*>(sc.copies);
     T* rout = reinterpret_cast<T*>(sc.copies + aligned(in_bytes));
     cudaStream_t s = ctx_->stream();

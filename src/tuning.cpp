@@ -420,7 +420,7 @@ AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProble
     } else if (a == Algorithm::SparseToeplitz && ops.workspace(p, t) > ctx.workspace_limit) {
       // The matrix cannot be chunked: a plan would refuse it (NotSupported),
       // so Auto must not pick it.
-      r.excluded_because = msg("memory: the Toeplitz matrix needs ", ops.workspace(p, t),
+      r.excluded_because = msg("memory: the Toeplitz matrix and its build scratch need ", ops.workspace(p, t),
                                " bytes, over the context's workspace limit ", ctx.workspace_limit);
     } else if (ctx.deterministic && !is_deterministic(a)) {
       r.excluded_because = "not bit-identical run to run, and the context asks for determinism";

@@ -543,8 +543,19 @@ TEST(Toeplitz, SupportsRefusesMatricesThatCannotFit) {
   EXPECT_EQ(small.variant, "toeplitz/spmv");
   const Support batch = supports(ConvSpec::conv1d(), {4, 1, 5}, {1, 1, 3}, DType::F64, Algorithm::SparseToeplitz);
   EXPECT_EQ(batch.variant, "toeplitz/spmm");
+  // The matrix, its map and the scratch its build counts against the budget.
+  const toeplitz::Info bi = toeplitz::info(ConvSpec::conv1d(), {4, 1, 5}, {1, 1, 3}, DType::F64);
+  const std::size_t scratch =
+      detail::toeplitz::build_scratch_bytes(bi, detail::toeplitz::make_axis_tables(bi.problem));
   EXPECT_EQ(workspace_bytes(ConvSpec::conv1d(), {4, 1, 5}, {1, 1, 3}, DType::F64, Algorithm::SparseToeplitz),
-            toeplitz::info(ConvSpec::conv1d(), {4, 1, 5}, {1, 1, 3}, DType::F64).total_bytes());
+            bi.total_bytes() + scratch);
+  const ConvSpec padded = ConvSpec::conv1d().padding(1);  // border outputs: a non-empty build scratch
+  const toeplitz::Info pi = toeplitz::info(padded, {4, 1, 5}, {1, 1, 3}, DType::F64);
+  const std::size_t padded_scratch =
+      detail::toeplitz::build_scratch_bytes(pi, detail::toeplitz::make_axis_tables(pi.problem));
+  EXPECT_GT(padded_scratch, 0u);
+  EXPECT_EQ(workspace_bytes(padded, {4, 1, 5}, {1, 1, 3}, DType::F64, Algorithm::SparseToeplitz),
+            pi.total_bytes() + padded_scratch);
 }
 
 TEST(Toeplitz, RejectsBadWeightViews) {

@@ -31,8 +31,9 @@ class CONVKIT_EXPORT Context {
   /// current when it is first used; make its calls with that device current.
   explicit Context(cudaStream_t stream);
   /// The context's state lives until its last tensor or plan is gone; then it
-  /// waits for its work (a stream it created is synchronised, and destroying
-  /// its cuBLAS handle synchronises the device) and frees everything.
+  /// frees everything, waiting for work where it must: a stream it created is
+  /// synchronised before it is destroyed, and destroying its cuBLAS handle (if
+  /// it made one) synchronises the device.
   ~Context();
   Context(Context&&) noexcept;
   Context& operator=(Context&&) noexcept;

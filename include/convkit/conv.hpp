@@ -39,15 +39,19 @@ struct Support {
 
 /// Whether `algo` can run `spec` on these shapes and dtype. Throws
 /// Error(InvalidArgument) if the problem itself is invalid.
+/// For Algorithm::Auto: the variant of the algorithm Auto's cost model would
+/// run for a one-shot conv() on a default context (workspace_bytes() answers
+/// for that algorithm too); choose_algorithm() answers for a given context.
 CONVKIT_EXPORT Support supports(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype,
                                 Algorithm algo);
 
 /// Exact workspace bytes `algo` uses for this problem when the whole batch
 /// fits the context's workspace limit (0 when none). Algorithms that chunk the
 /// batch (Im2colGemm) run with less, down to their minimum for one image.
-/// SparseToeplitz: its matrix and source-tap map; cuSPARSE's buffer (sized by
-/// cuSPARSE once the matrix exists) and, for N > 1, row-major copies of x and
-/// y (taken only when they fit the limit) come on top. Throws
+/// SparseToeplitz: its matrix, source-tap map and build scratch (a limit this
+/// large never refuses the matrix); cuSPARSE's buffer (sized by cuSPARSE once
+/// the matrix exists) and, for N > 1, row-major copies of x and y (taken only
+/// when they fit the limit) come on top. Throws
 /// InvalidArgument for an invalid problem and NotSupported when `algo` does
 /// not support it.
 CONVKIT_EXPORT std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x, const Shape& w,

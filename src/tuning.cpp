@@ -153,11 +153,20 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
       const double idx = 4.0;
       const double nnz = double(p.K) * p.out_spatial() * taps;
       const double matrix = nnz * (esz + idx) + double(p.K) * p.out_spatial() * idx;
-      // SpMM streams the matrix once per block of right-hand sides. (Set
-      // from the column-major SpMM; the row-major formulation with its two
-      // transposes has not been timed yet, so this is not re-fitted.)
+      // SpMM streams the matrix once per block of right-hand sides.
       const double passes = std::ceil(double(p.N) / 32.0);
       double ms = roof_ms(2.0 * nnz * p.N, peak, 0.3, matrix * passes + x_bytes + y_bytes, d.bandwidth, 0.6, 2);
+      if (p.N > 1) {
+        // And every nonzero multiplies a whole row of N dense values: nnz·N
+        // elements gathered through the caches. Fitted to the H100's
+        // column-major SpMM (docs/PERF.md, first full run: 0.8-2.6 TB/s on
+        // those bytes over five cases, about 0.4 of DRAM bandwidth; the
+        // stream term alone was 6-23x optimistic). The row-major formulation,
+        // the default now, has not been timed: it adds two transposes and a
+        // zeroed product (2 x + 3 y bytes) and may gather faster.
+        ms = std::max(ms, roof_ms(0, 1, 1, nnz * p.N * esz, d.bandwidth, 0.4, 2));
+        ms += roof_ms(0, 1, 1, 2.0 * x_bytes + 3.0 * y_bytes, d.bandwidth, 0.7, 3);
+      }
       if (!for_plan) ms += roof_ms(0, 1, 1, 3.0 * matrix, d.bandwidth, 0.3, 6) + 0.05;
       return ms;
     }

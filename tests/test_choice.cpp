@@ -3,6 +3,7 @@
 // cache key and the tuning file (parsing, reuse of a matching key, no reuse of
 // a changed key). Needs no device: a cached entry is used without timing
 // anything, and without one the cost model runs on nominal figures.
+#include "cases.hpp"
 #include "determinism.hpp"
 #include "harness.hpp"
 
@@ -306,6 +307,32 @@ TEST(Choice, AutoConvWithoutDeviceIsNoDeviceAfterValidation) {
     EXPECT_EQ(e.status(), Status::NoDevice) << e.what();
   }
   for (float v : y) ASSERT_EQ(v, -7.f);
+}
+
+// The cost model's Toeplitz SpMM (N > 1) term against what the H100 measured
+// (docs/PERF.md, first full run): the SpMM ran 3-9x slower than the direct
+// path on every benchmark case with a batch, because each nonzero gathers a
+// row of N dense values. A model ranking it within 2x of direct would steer
+// Auto towards it; before the gather term it did (0.6x on the 7² 512-channel
+// layer).
+TEST(Choice, CostModelKeepsToeplitzSpmmWellBehindDirectOnTheBenchmarkBatches) {
+  Context ctx;
+  int checked = 0;
+  for (const char* suite : {"signal1d", "cnn"})
+    for (const bench::Case& c : bench::suite_cases(suite, false)) {
+      if (c.x[0] <= 1) continue;
+      const AlgorithmChoice ch = choose_algorithm(ctx, c.spec, c.x, c.w, DType::F32, true);
+      double direct = -1, toeplitz = -1;
+      for (const CandidateReport& r : ch.candidates) {
+        if (!r.considered) continue;
+        if (r.algorithm == Algorithm::Direct) direct = r.estimated_ms;
+        if (r.algorithm == Algorithm::SparseToeplitz) toeplitz = r.estimated_ms;
+      }
+      if (direct <= 0 || toeplitz <= 0) continue;  // the matrix is over the budget
+      ++checked;
+      EXPECT_GE(toeplitz / direct, 2.0) << c.name << ": Toeplitz " << toeplitz << " ms, direct " << direct << " ms";
+    }
+  EXPECT_GE(checked, 5);  // the 1-D SpMM case and the four ResNet-50 layers
 }
 
 }  // namespace

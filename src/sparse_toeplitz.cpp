@@ -173,6 +173,19 @@ void optional_preprocess(cusparseStatus_t st, const char* call) {
     throw_cusparse(static_cast<int>(st), call, __FILE__, __LINE__);
 }
 
+// A product's buffer size, or NotSupported (not a CusparseError) when
+// cuSPARSE declines the algorithm for this matrix (index width, dtype or
+// size): the plan has no other algorithm to fall back to without giving up
+// what it promises (bit-identical forward products), so it says so.
+void buffer_size_or_refuse(cusparseStatus_t st, const char* call, const char* alg, const tz::Info& info) {
+  if (st == CUSPARSE_STATUS_NOT_SUPPORTED)
+    throw Error(Status::NotSupported, msg("Algorithm::SparseToeplitz: cuSPARSE does not run ", alg, " on the ",
+                                          info.rows, " x ", info.cols, " matrix with ", info.nnz, " nonzeros (",
+                                          info.index_width == tz::IndexWidth::I64 ? "64" : "32", "-bit indices, ",
+                                          dtype_name(info.dtype), "): ", call, " answered NOT_SUPPORTED"));
+  if (st != CUSPARSE_STATUS_SUCCESS) throw_cusparse(static_cast<int>(st), call, __FILE__, __LINE__);
+}
+
 template <class T>
 class ToeplitzPlan final : public PlanImpl {
  public:
@@ -332,7 +345,8 @@ class ToeplitzPlan final : public PlanImpl {
       // promised to be); Auto's determinism flag relies on it.
       const cusparseSpMVAlg_t alg = fwd ? CUSPARSE_SPMV_CSR_ALG2 : CUSPARSE_SPMV_ALG_DEFAULT;
       std::size_t bytes = 0;
-      CONVKIT_CUSPARSE_TRY(cusparseSpMV_bufferSize(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, &bytes));
+      buffer_size_or_refuse(cusparseSpMV_bufferSize(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, &bytes),
+                            "cusparseSpMV_bufferSize", fwd ? "SpMV CSR_ALG2" : "the transposed SpMV", info);
       void* buf = scratch(op, bytes, 0).buf;
       init_out(out, n_out, bias);
       if (persistent_ && !op.prepared) {
@@ -396,7 +410,8 @@ class ToeplitzPlan final : public PlanImpl {
     if (layout == toeplitz::SpmmLayout::Columns) {
       describe(m, in, out, CUSPARSE_ORDER_COL);
       std::size_t bytes = 0;
-      CONVKIT_CUSPARSE_TRY(cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, &bytes));
+      buffer_size_or_refuse(cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, m.in, &beta, m.out, ct, alg, &bytes),
+                            "cusparseSpMM_bufferSize", fwd ? "SpMM CSR_ALG3" : "the transposed SpMM", info);
       void* buf = scratch(op, bytes, 0).buf;
       record_layout();
       init_out(out, n_out, bias);

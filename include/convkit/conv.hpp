@@ -62,8 +62,9 @@ CONVKIT_EXPORT std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x,
 /// bias) must share one dtype and live on the device (on the host for
 /// Algorithm::Reference). Throws InvalidArgument / NotSupported /
 /// WorkspaceTooSmall before any device work (SparseToeplitz: a cuSPARSE
-/// buffer over the limit is found only after its matrix is built, and is
-/// refused before y is touched); CudaError etc. from the device.
+/// buffer over the limit, or an algorithm cuSPARSE declines, is found only
+/// after its matrix is built, and is refused before y is touched); CudaError
+/// etc. from the device.
 CONVKIT_EXPORT void conv(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg y,
                          Algorithm algo = Algorithm::Auto);
 /// As above, with a bias [K] (spec.has_bias() must be true).

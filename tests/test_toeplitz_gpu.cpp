@@ -246,6 +246,24 @@ struct SpmmCase {
   }
 };
 
+// A SpmmCase's operands on the device, with its output y and the transposed
+// product's output gx, and a plan with the weights and bias set.
+struct SpmmOnDevice {
+  DeviceTensor<float> x, w, b, dy, y, gx;
+  SpmmOnDevice(Context& ctx, const SpmmCase& k)
+      : x(DeviceTensor<float>::from_host(ctx, k.x)),
+        w(DeviceTensor<float>::from_host(ctx, k.w)),
+        b(DeviceTensor<float>::from_host(ctx, k.b)),
+        dy(DeviceTensor<float>::from_host(ctx, k.dy)),
+        y(ctx, k.p.y_shape()),
+        gx(ctx, k.xs) {}
+  ConvPlan plan(Context& ctx, const SpmmCase& k) const {
+    ConvPlan pl(ctx, k.spec, k.xs, k.ws, DType::F32, Algorithm::SparseToeplitz);
+    pl.set_weights(w.view(), b.view());
+    return pl;
+  }
+};
+
 // SpMM's two dense layouts: row-major copies (the default, workspace
 // unlimited) and, under a limit that holds the matrix but not the copies,
 // cuSPARSE on NCHW in place. Both forward (with bias) and transposed, exact.
@@ -255,7 +273,7 @@ TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
   const ConvSpec &spec = k.spec, &nobias = k.nobias;
   const Shape &xs = k.xs, &ws = k.ws;
   const ConvProblem& p = k.p;
-  const HostTensor<float>&x = k.x, &w = k.w, &b = k.b, &dy = k.dy, &want_dx = k.want_dx;
+  const HostTensor<float>& want_dx = k.want_dx;
   const Expected<float>& e = k.e;
   const toeplitz::Info& in = k.info;
   // Unaligned: a limit one byte under the copies' raw size is under their
@@ -265,11 +283,9 @@ TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
     SCOPED_TRACE("workspace limit " + std::to_string(limit));
     Context ctx;
     ctx.set_workspace_limit(limit);
-    auto dx = DeviceTensor<float>::from_host(ctx, x), dw = DeviceTensor<float>::from_host(ctx, w);
-    auto db = DeviceTensor<float>::from_host(ctx, b), ddy = DeviceTensor<float>::from_host(ctx, dy);
-    DeviceTensor<float> y(ctx, p.y_shape()), gx(ctx, xs);
-    ConvPlan plan(ctx, spec, xs, ws, DType::F32, Algorithm::SparseToeplitz);
-    plan.set_weights(dw.view(), db.view());
+    SpmmOnDevice dev(ctx, k);
+    auto &dx = dev.x, &dw = dev.w, &db = dev.b, &ddy = dev.dy, &y = dev.y, &gx = dev.gx;
+    ConvPlan plan = dev.plan(ctx, k);
     poison(ctx, y);
     plan.run(dx.view(), y.view());
     EXPECT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "run";
@@ -294,11 +310,9 @@ TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
   // One plan across limit changes: row-major, then (limit lowered below the
   // copies) column-major, then row-major again; exact every time.
   Context ctx;
-  auto dx = DeviceTensor<float>::from_host(ctx, x), dw = DeviceTensor<float>::from_host(ctx, w);
-  auto db = DeviceTensor<float>::from_host(ctx, b);
-  DeviceTensor<float> y(ctx, p.y_shape());
-  ConvPlan plan(ctx, spec, xs, ws, DType::F32, Algorithm::SparseToeplitz);
-  plan.set_weights(dw.view(), db.view());
+  SpmmOnDevice dev(ctx, k);
+  auto &dx = dev.x, &y = dev.y;
+  ConvPlan plan = dev.plan(ctx, k);
   for (const std::size_t limit : {std::numeric_limits<std::size_t>::max(), in.total_bytes() + copies - 1,
                                   std::numeric_limits<std::size_t>::max()}) {
     SCOPED_TRACE("same plan, workspace limit " + std::to_string(limit));
@@ -320,18 +334,13 @@ TEST(ToeplitzGpu, SpmmBothLayoutsMatchTheReference) {
 TEST(ToeplitzGpu, OnePlanRunsBothProductsUnderATightLimit) {
   CONVKIT_REQUIRE_GPU();
   const SpmmCase k(81);
-  const ConvSpec& spec = k.spec;
-  const Shape &xs = k.xs, &ws = k.ws;
-  const ConvProblem& p = k.p;
-  const HostTensor<float>&x = k.x, &w = k.w, &b = k.b, &dy = k.dy, &want_dx = k.want_dx;
+  const HostTensor<float>& want_dx = k.want_dx;
   const Expected<float>& e = k.e;
   const std::size_t copies = k.copies;
   Context ctx;
-  auto dx = DeviceTensor<float>::from_host(ctx, x), dw = DeviceTensor<float>::from_host(ctx, w);
-  auto db = DeviceTensor<float>::from_host(ctx, b), ddy = DeviceTensor<float>::from_host(ctx, dy);
-  DeviceTensor<float> y(ctx, p.y_shape()), gx(ctx, xs);
-  ConvPlan plan(ctx, spec, xs, ws, DType::F32, Algorithm::SparseToeplitz);
-  plan.set_weights(dw.view(), db.view());
+  SpmmOnDevice dev(ctx, k);
+  auto &dx = dev.x, &ddy = dev.dy, &y = dev.y, &gx = dev.gx;
+  ConvPlan plan = dev.plan(ctx, k);
   poison(ctx, y);
   plan.run(dx.view(), y.view());
   ASSERT_TRUE(compare(y.to_host(), e.y, nullptr, 0.0)) << "unlimited";

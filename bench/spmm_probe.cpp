@@ -14,7 +14,10 @@
 //   * checks three images of the product exactly against T·x on the host
 //     (integer data in -3..3, so every sum is exact in float);
 //   * runs the product twice on uniform random floats (where the summation
-//     order shows) and compares the two outputs bit for bit.
+//     order shows) and compares the two outputs bit for bit;
+//   * runs it once more with beta 0 onto a C filled with NaN and checks the
+//     images again: whether beta 0 leaves C unread, which would let the
+//     library drop the pass that zeroes C before its beta-1 product.
 // The row-major rows also carry the two transposes' times (the library's own
 // tiled transpose, the one its row-major SpMM runs). A configuration cuSPARSE
 // refuses is a row with the status it returned. See --help.
@@ -161,7 +164,7 @@ struct CaseData {
 };
 
 struct ProbeRow {
-  std::string case_name, layout, alg, status = "ok", stable = "-", exact = "-";
+  std::string case_name, layout, alg, status = "ok", stable = "-", exact = "-", beta0_nan = "-";
   double ms = NAN, ms_beta0 = NAN, matrix_gbs = NAN, total_gbs = NAN, t_in_ms = NAN, t_out_ms = NAN;
   int reps = 0;
   std::size_t buffer_bytes = 0;
@@ -272,6 +275,10 @@ void time_and_check(const Env& env, CaseData& d, ProbeRow& r, float* c, bool row
     exact = exact && images_exact(env, d, d.y.data(), 1, d.rows);
   }
   r.exact = exact ? "pass" : "FAIL";
+  // beta 0 onto NaN (all bits set): exact only if cuSPARSE never reads C then.
+  cuda_check(cudaMemsetAsync(c, 0xFF, c_bytes, env.stream), "cudaMemsetAsync (C, NaN)");
+  mult(false, &beta0);
+  r.beta0_nan = images_exact(env, d, c, row_major ? d.N : 1, row_major ? 1 : d.rows) ? "pass" : "FAIL";
   for (std::vector<float>* host : {&d.host1, &d.host2}) {
     zero();
     mult(true, &beta);
@@ -374,10 +381,10 @@ std::string num(double v, const char* fmt = "%.3f") {
 }
 
 void print_row(const ProbeRow& r) {
-  std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", r.case_name.c_str(),
+  std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", r.case_name.c_str(),
               r.layout.c_str(), r.alg.c_str(), num(r.ms).c_str(), num(r.ms_beta0).c_str(),
               num(r.matrix_gbs, "%.1f").c_str(), num(r.total_gbs, "%.1f").c_str(), r.stable.c_str(), r.exact.c_str(),
-              num(r.t_in_ms).c_str(), num(r.t_out_ms).c_str(), r.reps, r.status.c_str());
+              r.beta0_nan.c_str(), num(r.t_in_ms).c_str(), num(r.t_out_ms).c_str(), r.reps, r.status.c_str());
   std::fflush(stdout);
 }
 
@@ -413,12 +420,13 @@ bool write_json(const std::string& path, const std::string& header, const std::v
     std::fprintf(f,
                  "%s\n  {\"case\": %s, \"layout\": %s, \"alg\": %s, \"status\": %s, \"median_ms\": %s, \"beta0_ms\": %s, "
                  "\"runs\": %d, \"matrix_gbs\": %s, \"total_gbs\": %s, \"bitwise_stable\": %s, \"exact\": %s, "
+                 "\"beta0_over_nan_exact\": %s, "
                  "\"transpose_in_ms\": %s, \"transpose_out_ms\": %s, \"buffer_bytes\": %zu}",
                  i ? "," : "", json_string(r.case_name).c_str(), json_string(r.layout).c_str(),
                  json_string(r.alg).c_str(), json_string(r.status).c_str(), json_number(r.ms).c_str(),
                  json_number(r.ms_beta0).c_str(), r.reps,
                  json_number(r.matrix_gbs).c_str(), json_number(r.total_gbs).c_str(), json_string(r.stable).c_str(),
-                 json_string(r.exact).c_str(), json_number(r.t_in_ms).c_str(), json_number(r.t_out_ms).c_str(),
+                 json_string(r.exact).c_str(), json_string(r.beta0_nan).c_str(), json_number(r.t_in_ms).c_str(), json_number(r.t_out_ms).c_str(),
                  r.buffer_bytes);
   }
   std::fprintf(f, "\n ]}\n");
@@ -506,8 +514,8 @@ int run(int argc, char** argv) {
     if (d.N > 1) std::printf("transpose x to row-major %.3f ms, y back to NCHW %.3f ms\n", d.t_in_ms, d.t_out_ms);
     std::printf("\n");
     std::printf("| case | layout | alg | median ms | beta 0 ms | matrix GB/s | total GB/s | bitwise-stable | exact | "
-                "transpose-in ms | transpose-out ms | runs | status |\n"
-                "|---|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|\n");
+                "beta 0 over NaN C exact | transpose-in ms | transpose-out ms | runs | status |\n"
+                "|---|---|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|---|\n");
     const std::size_t first = rows.size();
     if (d.N == 1) {
       for (cusparseSpMVAlg_t alg : {CUSPARSE_SPMV_ALG_DEFAULT, CUSPARSE_SPMV_CSR_ALG1, CUSPARSE_SPMV_CSR_ALG2}) {
@@ -535,6 +543,9 @@ int run(int argc, char** argv) {
   std::size_t inexact = 0;
   for (const ProbeRow& r : rows) inexact += r.status == "ok" && r.exact != "pass";
   if (inexact) std::printf("%zu configuration(s) gave an inexact product on integer data\n", inexact);
+  std::size_t reads_c = 0;  // informational: the library runs beta 1 onto a zeroed C either way
+  for (const ProbeRow& r : rows) reads_c += r.status == "ok" && r.beta0_nan == "FAIL";
+  if (reads_c) std::printf("%zu configuration(s) read C with beta 0 (NaN in C reached the product)\n", reads_c);
   if (unprobed) std::printf("%zu case(s) not probed\n", unprobed);
   const int status = inexact || unprobed ? 1 : 0;
   if (opt.json.empty()) return status;

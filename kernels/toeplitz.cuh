@@ -250,49 +250,87 @@ CONVKIT_HD void refill_tile(const Refill<T, I>& f, std::int64_t nnz, std::int64_
 /// multiplies fastest with row-major dense operands (each nonzero then reads
 /// one contiguous row of N values), while NCHW is the column-major [C·ΠD, N].
 /// out[c, r] = in[r, c] (+ b[r / Q] when b is non-null), in row-major
-/// [rows, cols], out row-major [cols, rows]. Square tiles of kTile; a block of
-/// kTile × kPass threads (tx, ty) loads a tile into shared memory in
-/// kTile / kPass passes and stores it transposed, so both the reads and the
-/// writes are coalesced. The per-thread steps are __host__ __device__ so the
-/// CPU tests run them for every thread of every tile.
+/// [rows, cols], out row-major [cols, rows].
+///
+/// One of the two sides is N, often far below 32, so the tile adapts to the
+/// shape: th × tw elements of `in` (both powers of two, th·tw = kElems),
+/// 32 × 32 when both sides are at least 32, else the narrower side rounded up
+/// to a power of two and the other side as long as kElems allows. kThreads
+/// threads load the tile with consecutive threads on consecutive columns of
+/// `in` (element e: row e / tw, column e % tw) and store it with consecutive
+/// threads on consecutive columns of `out` (row e % th, column e / th), so
+/// both sides are coalesced whatever the shape, and no thread idles except on
+/// the matrix's edges and the rounding of the narrow side. The shared-memory
+/// pitch (tw + 1, or tw + 32 / th when th < 32) keeps a warp's 32 accesses on
+/// distinct banks on the side where consecutive threads walk down the tile's
+/// columns. The per-thread steps are __host__ __device__ so the CPU tests
+/// run them for every thread of every tile and check these access patterns.
 struct TransposeGeom {
-  static constexpr int kTile = 32;
-  static constexpr int kPass = 8;
-  static constexpr int kPitch = kTile + 1;  ///< shared-memory row pitch: no bank conflicts
+  static constexpr int kThreads = 256;
+  static constexpr int kElems = 1024;  ///< elements per tile
+  static constexpr int kPer = kElems / kThreads;
+  static constexpr int kShared = 2 * kElems;  ///< bound on th · pitch (tw = 1: th = kElems, pitch 2)
   std::int64_t rows = 0, cols = 0, tiles_c = 0, tiles = 0;
   std::int64_t Q = 1;  ///< bias index = input row / Q
+  int th = 32, tw = 32;  ///< tile rows and columns (of `in`)
+  int th_log = 5, tw_log = 5;
+  int pitch = 33;  ///< shared-memory row pitch, in elements
 
   static TransposeGeom make(std::int64_t rows, std::int64_t cols, std::int64_t Q) {
     TransposeGeom g;
     g.rows = rows;
     g.cols = cols;
     g.Q = Q > 0 ? Q : 1;
-    g.tiles_c = (cols + kTile - 1) / kTile;
-    g.tiles = ((rows + kTile - 1) / kTile) * g.tiles_c;
+    const auto log2_ceil = [](std::int64_t v) {
+      int l = 0;
+      while ((std::int64_t(1) << l) < v) ++l;
+      return l;
+    };
+    constexpr int l2 = 10;
+    static_assert((1 << l2) == kElems, "l2 is log2(kElems)");
+    if (cols < 32 && cols <= rows) {
+      g.tw_log = log2_ceil(cols < 1 ? 1 : cols);
+      g.th_log = l2 - g.tw_log;
+    } else if (rows < 32) {
+      g.th_log = log2_ceil(rows < 1 ? 1 : rows);
+      g.tw_log = l2 - g.th_log;
+    }
+    g.th = 1 << g.th_log;
+    g.tw = 1 << g.tw_log;
+    g.pitch = g.tw + (g.th < 32 ? 32 / g.th : 1);
+    g.tiles_c = (cols + g.tw - 1) / g.tw;
+    g.tiles = ((rows + g.th - 1) / g.th) * g.tiles_c;
     return g;
   }
+  /// Tile element e's (row, column) in the tile when loaded and when stored.
+  CONVKIT_HD int load_row(int e) const { return e >> tw_log; }
+  CONVKIT_HD int load_col(int e) const { return e & (tw - 1); }
+  CONVKIT_HD int store_row(int e) const { return e & (th - 1); }
+  CONVKIT_HD int store_col(int e) const { return e >> th_log; }
+  /// First row and column of `in` in tile t.
+  CONVKIT_HD std::int64_t row0(std::int64_t t) const { return (t / tiles_c) * th; }
+  CONVKIT_HD std::int64_t col0(std::int64_t t) const { return (t % tiles_c) * tw; }
 };
 
-/// Thread (tx, ty)'s loads of tile t into `tile` ([kTile][kPitch]).
+/// Thread `thread`'s loads of tile t into `tile` ([th][pitch]).
 template <class T>
-CONVKIT_HD void transpose_load(const TransposeGeom& g, const T* in, const T* b, std::int64_t t, int tx, int ty,
-                               T* tile) {
-  const std::int64_t r0 = (t / g.tiles_c) * TransposeGeom::kTile, c0 = (t % g.tiles_c) * TransposeGeom::kTile;
-  const std::int64_t c = c0 + tx;
-  for (int i = ty; i < TransposeGeom::kTile; i += TransposeGeom::kPass) {
-    const std::int64_t r = r0 + i;
-    if (r < g.rows && c < g.cols) tile[i * TransposeGeom::kPitch + tx] = in[r * g.cols + c] + (b ? b[r / g.Q] : T(0));
+CONVKIT_HD void transpose_load(const TransposeGeom& g, const T* in, const T* b, std::int64_t t, int thread, T* tile) {
+  const std::int64_t r0 = g.row0(t), c0 = g.col0(t);
+  for (int u = 0; u < TransposeGeom::kPer; ++u) {
+    const int e = u * TransposeGeom::kThreads + thread, i = g.load_row(e), j = g.load_col(e);
+    const std::int64_t r = r0 + i, c = c0 + j;
+    if (r < g.rows && c < g.cols) tile[i * g.pitch + j] = in[r * g.cols + c] + (b ? b[r / g.Q] : T(0));
   }
 }
 
-/// Thread (tx, ty)'s stores of tile t, transposed, from `tile`.
+/// Thread `thread`'s stores of tile t, transposed, from `tile`.
 template <class T>
-CONVKIT_HD void transpose_store(const TransposeGeom& g, T* out, std::int64_t t, int tx, int ty, const T* tile) {
-  const std::int64_t r0 = (t / g.tiles_c) * TransposeGeom::kTile, c0 = (t % g.tiles_c) * TransposeGeom::kTile;
-  const std::int64_t r = r0 + tx;  // out's column
-  for (int i = ty; i < TransposeGeom::kTile; i += TransposeGeom::kPass) {
-    const std::int64_t c = c0 + i;  // out's row
-    if (r < g.rows && c < g.cols) out[c * g.rows + r] = tile[tx * TransposeGeom::kPitch + i];
+CONVKIT_HD void transpose_store(const TransposeGeom& g, T* out, std::int64_t t, int thread, const T* tile) {
+  const std::int64_t r0 = g.row0(t), c0 = g.col0(t);
+  for (int u = 0; u < TransposeGeom::kPer; ++u) {
+    const int e = u * TransposeGeom::kThreads + thread, i = g.store_row(e), j = g.store_col(e);
+    const std::int64_t r = r0 + i, c = c0 + j;  // out[c, r]
+    if (r < g.rows && c < g.cols) out[c * g.rows + r] = tile[i * g.pitch + j];
   }
 }
 

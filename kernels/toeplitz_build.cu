@@ -92,14 +92,14 @@ __global__ void broadcast_bias_kernel(T* y, const T* b, std::int64_t total, std:
 }
 
 template <class T>
-__global__ void __launch_bounds__(TransposeGeom::kTile * TransposeGeom::kPass)
+__global__ void __launch_bounds__(TransposeGeom::kThreads)
     transpose_kernel(TransposeGeom g, const T* __restrict__ in, const T* __restrict__ b, T* __restrict__ out) {
-  __shared__ T tile[TransposeGeom::kTile * TransposeGeom::kPitch];
-  const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
+  __shared__ T tile[TransposeGeom::kShared];
+  const int thread = static_cast<int>(threadIdx.x);
   for (std::int64_t t = blockIdx.x; t < g.tiles; t += gridDim.x) {
-    transpose_load(g, in, b, t, tx, ty, tile);
+    transpose_load(g, in, b, t, thread, tile);
     __syncthreads();
-    transpose_store(g, out, t, tx, ty, tile);
+    transpose_store(g, out, t, thread, tile);
     __syncthreads();
   }
 }
@@ -159,7 +159,7 @@ void transpose_device(cudaStream_t stream, const T* in, T* out, std::int64_t row
   if (g.tiles == 0) return;
   // Grid-stride over tiles: cap the grid, the loop covers the rest.
   const unsigned grid = static_cast<unsigned>(g.tiles < 65535 * 8 ? g.tiles : 65535 * 8);
-  transpose_kernel<T><<<grid, dim3(TransposeGeom::kTile, TransposeGeom::kPass), 0, stream>>>(g, in, b, out);
+  transpose_kernel<T><<<grid, TransposeGeom::kThreads, 0, stream>>>(g, in, b, out);
   CONVKIT_CHECK_LAUNCH();
 }
 

@@ -10,6 +10,7 @@
 #include "indexing.cuh"
 #include "toeplitz.cuh"
 
+#include <algorithm>
 #include <cstdio>
 #include <cmath>
 #include <limits>
@@ -576,6 +577,16 @@ TEST(Toeplitz, RejectsBadWeightViews) {
   }
 }
 
+namespace {
+// Shapes for the transpose tests: [rows, cols] of `in` (one side is N, the
+// other C·ΠD or K·ΠO in the library), partial tiles on both edges, narrow
+// sides of every width from 1 to past 32, and the bias period Q.
+const std::int64_t kTransposeShapes[][3] = {
+    {1, 1, 1},    {2, 70, 7},   {64, 33, 1},  {45, 64, 5},  {31, 97, 31}, {3, 1000, 100}, {1000, 3, 7},
+    {4, 1000, 10}, {1000, 4, 1}, {2, 64, 1},  {64, 2, 1},   {1, 5, 1},    {5, 1, 1},      {16, 16, 1},
+    {33, 33, 2},  {7, 300, 3},  {300, 7, 30}, {17, 129, 1}, {129, 17, 1}, {1, 2049, 1},   {2049, 1, 1}};
+}  // namespace
+
 // The row-major SpMM formulation's transpose, run on the CPU thread by
 // thread and tile by tile exactly as the kernel runs it (load every thread,
 // barrier, store every thread): every output written once, with the bias of
@@ -583,8 +594,7 @@ TEST(Toeplitz, RejectsBadWeightViews) {
 TEST(Toeplitz, TransposeStepsCoverEveryElementOnce) {
   namespace dt = detail::toeplitz;
   using G = dt::TransposeGeom;
-  const std::int64_t shapes[][3] = {{1, 1, 1}, {2, 70, 7}, {64, 33, 1}, {45, 64, 5}, {31, 97, 31}, {3, 1000, 100}};
-  for (const auto& sh : shapes) {
+  for (const auto& sh : kTransposeShapes) {
     const std::int64_t rows = sh[0], cols = sh[1], Q = sh[2];
     SCOPED_TRACE(std::to_string(rows) + " x " + std::to_string(cols) + ", Q = " + std::to_string(Q));
     std::vector<double> in(static_cast<std::size_t>(rows * cols)), b(static_cast<std::size_t>((rows + Q - 1) / Q));
@@ -592,28 +602,28 @@ TEST(Toeplitz, TransposeStepsCoverEveryElementOnce) {
     for (std::size_t i = 0; i < b.size(); ++i) b[i] = 1000.0 * double(i + 1);
     for (const bool with_bias : {false, true}) {
       const G g = G::make(rows, cols, Q);
-      EXPECT_EQ(g.tiles, ((rows + 31) / 32) * ((cols + 31) / 32));
-      std::vector<double> out(in.size(), std::nan("")), tile(G::kTile * G::kPitch);
+      ASSERT_EQ(g.th * g.tw, G::kElems);
+      ASSERT_LE(g.th * g.pitch, G::kShared);
+      ASSERT_EQ(g.tiles, ((rows + g.th - 1) / g.th) * ((cols + g.tw - 1) / g.tw));
+      std::vector<double> out(in.size(), std::nan("")), tile(G::kShared);
       std::vector<int> writes(in.size(), 0);
       std::vector<double> step(out.size());
       for (std::int64_t t = 0; t < g.tiles; ++t) {
         std::fill(tile.begin(), tile.end(), std::nan(""));
-        for (int ty = 0; ty < G::kPass; ++ty)
-          for (int tx = 0; tx < G::kTile; ++tx)
-            dt::transpose_load(g, in.data(), with_bias ? b.data() : static_cast<const double*>(nullptr), t, tx, ty,
-                               tile.data());
+        for (int thread = 0; thread < G::kThreads; ++thread)
+          dt::transpose_load(g, in.data(), with_bias ? b.data() : static_cast<const double*>(nullptr), t, thread,
+                             tile.data());
         // Each thread's stores go to a NaN-filled array of their own, so a
         // second store to an element counts even when it writes the same value.
-        for (int ty = 0; ty < G::kPass; ++ty)
-          for (int tx = 0; tx < G::kTile; ++tx) {
-            std::fill(step.begin(), step.end(), std::nan(""));
-            dt::transpose_store(g, step.data(), t, tx, ty, tile.data());
-            for (std::size_t i = 0; i < step.size(); ++i)
-              if (!std::isnan(step[i])) {
-                ++writes[i];
-                out[i] = step[i];
-              }
-          }
+        for (int thread = 0; thread < G::kThreads; ++thread) {
+          std::fill(step.begin(), step.end(), std::nan(""));
+          dt::transpose_store(g, step.data(), t, thread, tile.data());
+          for (std::size_t i = 0; i < step.size(); ++i)
+            if (!std::isnan(step[i])) {
+              ++writes[i];
+              out[i] = step[i];
+            }
+        }
       }
       for (std::int64_t c = 0; c < cols; ++c)
         for (std::int64_t r = 0; r < rows; ++r) {
@@ -623,6 +633,61 @@ TEST(Toeplitz, TransposeStepsCoverEveryElementOnce) {
           ASSERT_EQ(writes[o], 1) << "out[" << c << ", " << r << "]";
         }
     }
+  }
+}
+
+// The transpose's memory access patterns, warp by warp (32 consecutive
+// threads, one of the kPer steps), from the same per-thread index functions
+// the kernel runs: every warp's active global addresses are one contiguous
+// run on both the load and the store side (coalesced), a warp's shared-memory
+// words fall at most two to a bank (at most one when the tile is at least 32
+// wide), and lanes idle only on the matrix's edges and the rounding of a
+// narrow side to a power of two: the warps that touch memory number at most
+// twice the minimum plus one per tile. A 32 × 32 tile on an N = 4 side (the
+// old layout) stores with 4 of 32 lanes active, about 8× the minimum.
+TEST(Toeplitz, TransposeWarpsAreCoalescedAndBankConflictFree) {
+  namespace dt = detail::toeplitz;
+  using G = dt::TransposeGeom;
+  for (const auto& sh : kTransposeShapes) {
+    const std::int64_t rows = sh[0], cols = sh[1];
+    SCOPED_TRACE(std::to_string(rows) + " x " + std::to_string(cols));
+    const G g = G::make(rows, cols, 1);
+    std::int64_t warps[2] = {0, 0};  // load, store warps with an active lane
+    for (std::int64_t t = 0; t < g.tiles; ++t)
+      for (int side = 0; side < 2; ++side)
+        for (int u = 0; u < G::kPer; ++u)
+          for (int w0 = 0; w0 < G::kThreads; w0 += 32) {
+            std::vector<std::int64_t> addr;
+            std::map<int, std::vector<int>> bank_words;
+            for (int lane = 0; lane < 32; ++lane) {
+              const int e = u * G::kThreads + w0 + lane;
+              const int i = side == 0 ? g.load_row(e) : g.store_row(e);
+              const int j = side == 0 ? g.load_col(e) : g.store_col(e);
+              ASSERT_LT(i, g.th);
+              ASSERT_LT(j, g.tw);
+              const std::int64_t r = g.row0(t) + i, c = g.col0(t) + j;
+              if (r >= rows || c >= cols) continue;
+              addr.push_back(side == 0 ? r * cols + c : c * rows + r);
+              const int word = i * g.pitch + j;
+              ASSERT_LT(word, G::kShared);
+              std::vector<int>& in_bank = bank_words[word % 32];
+              if (std::find(in_bank.begin(), in_bank.end(), word) == in_bank.end()) in_bank.push_back(word);
+            }
+            if (addr.empty()) continue;
+            ++warps[side];
+            const auto mm = std::minmax_element(addr.begin(), addr.end());
+            ASSERT_EQ(*mm.second - *mm.first + 1, std::int64_t(addr.size()))
+                << (side == 0 ? "load" : "store") << " of tile " << t << ", step " << u << ", warp " << w0 / 32
+                << " is not one contiguous run";
+            std::size_t degree = 0;
+            for (const auto& kv : bank_words) degree = std::max(degree, kv.second.size());
+            ASSERT_LE(degree, g.tw >= 32 ? 1u : 2u)
+                << (side == 0 ? "load" : "store") << " of tile " << t << ", step " << u << ", warp " << w0 / 32
+                << ": bank conflict, tile " << g.th << " x " << g.tw << ", pitch " << g.pitch;
+          }
+    const std::int64_t minimum = (rows * cols + 31) / 32;
+    EXPECT_LE(warps[0], 2 * minimum + g.tiles) << "load warps, tile " << g.th << " x " << g.tw;
+    EXPECT_LE(warps[1], 2 * minimum + g.tiles) << "store warps, tile " << g.th << " x " << g.tw;
   }
 }
 

@@ -54,16 +54,9 @@ AlgorithmChoice untuned_auto_choice(const ConvProblem& p, DType t) {
   return choose(defaults.state(), p, t, /*for_plan=*/false);
 }
 
-// Support of one algorithm for an already validated problem. For Auto: the
-// variant of the algorithm Auto would run, or every candidate's reason when
-// none can.
-Support supports_problem(const ConvProblem& p, DType t, Algorithm a) {
-  switch (a) {
-    case Algorithm::Reference: return supported();
-    case Algorithm::Fft: return unsupported("Algorithm::Fft is not built yet");
-    case Algorithm::Auto: break;
-    default: return ops_for(a).supports(p, t);
-  }
+// Auto's support: the variant of the algorithm it would run (stored in
+// *chosen), or every candidate's reason when none can.
+Support auto_support(const ConvProblem& p, DType t, Algorithm* chosen) {
   std::string why;
   bool any = false;
   for (Algorithm c : {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz}) {
@@ -76,9 +69,23 @@ Support supports_problem(const ConvProblem& p, DType t, Algorithm a) {
   // is a considered one, so the choice below cannot come up empty.
   const AlgorithmChoice c = untuned_auto_choice(p, t);
   for (const CandidateReport& r : c.candidates)
-    if (r.algorithm == c.chosen) return supported(r.variant);
+    if (r.algorithm == c.chosen) {
+      if (chosen) *chosen = c.chosen;
+      return supported(r.variant);
+    }
   throw Error(Status::InternalError, msg("Algorithm::Auto chose ", algorithm_name(c.chosen),
                                          ", which is not among its candidates"));
+}
+
+// Support of one algorithm for an already validated problem (Auto: see
+// auto_support).
+Support supports_problem(const ConvProblem& p, DType t, Algorithm a) {
+  switch (a) {
+    case Algorithm::Reference: return supported();
+    case Algorithm::Fft: return unsupported("Algorithm::Fft is not built yet");
+    case Algorithm::Auto: return auto_support(p, t, nullptr);
+    default: return ops_for(a).supports(p, t);
+  }
 }
 
 // The concrete algorithm a call runs: the caller's, or Auto's choice.
@@ -108,9 +115,13 @@ Support supports(const ConvSpec& spec, const Shape& x, const Shape& w, DType dty
 std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype, Algorithm algo) {
   const ConvProblem p = spec.problem(x, w);
   if (algo == Algorithm::Reference) return 0;
-  Support s = detail::supports_problem(p, dtype, algo);
+  // Auto: the algorithm its cost model chooses, from the same choice that
+  // answered supports().
+  Algorithm chosen = algo;
+  Support s = algo == Algorithm::Auto ? detail::auto_support(p, dtype, &chosen)
+                                      : detail::supports_problem(p, dtype, algo);
   CONVKIT_EXPECTS(s.ok, Status::NotSupported, "Algorithm::", algorithm_name(algo), ": ", s.reason);
-  if (algo == Algorithm::Auto) algo = detail::untuned_auto_choice(p, dtype).chosen;
+  algo = chosen;
   return detail::ops_for(algo).workspace(p, dtype);
 }
 

@@ -7,6 +7,7 @@
 #include "determinism.hpp"
 #include "harness.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <initializer_list>
@@ -333,6 +334,65 @@ TEST(Choice, CostModelKeepsToeplitzSpmmWellBehindDirectOnTheBenchmarkBatches) {
       EXPECT_GE(toeplitz / direct, 2.0) << c.name << ": Toeplitz " << toeplitz << " ms, direct " << direct << " ms";
     }
   EXPECT_GE(checked, 5);  // the 1-D SpMM case and the four ResNet-50 layers
+}
+
+// Auto's cost-model target (issue: within 1.3x of the best convkit algorithm
+// on every benchmark case), held against the times the H100 measured for
+// each algorithm (docs/PERF.md; raw JSON in docs/perf/): cnn and image2d
+// k=3..15 from the run after tuning the direct kernels, signal1d and image2d
+// k=31 from the first full run (direct was only made faster since). Whatever
+// the model's estimates, the algorithm it picks must be one that ran within
+// 1.3x of the fastest there; a change to the model that picks, say, im2col
+// for the 3x3 56² layer (1.05x) still passes, one that picks Toeplitz SpMM
+// anywhere fails. Every benchmark case must be in the table, so a new case
+// comes with its measurement.
+TEST(Choice, CostModelPicksAnAlgorithmMeasuredWithinTargetOnEveryBenchmarkCase) {
+  struct Measured {
+    const char* suite;
+    const char* name;
+    double direct, im2col, toeplitz;  // H100 median ms; 0: not run (over the memory budget)
+  };
+  const Measured table[] = {
+      {"signal1d", "L=2^26 k=7", 0.3975, 3.9423, 0},
+      {"signal1d", "L=2^26 k=127", 0.7308, 0, 0},
+      {"signal1d", "L=2^24 k=4096", 3.2971, 0, 0},
+      {"signal1d", "spmv L=2^24 k=31", 0.1278, 4.3651, 0},
+      {"signal1d", "spmm L=2^20 k=31 N=64", 0.4695, 43.7518, 3.1793},
+      {"image2d", "3840x2160 k=3", 0.0461, 0.7284, 0.3012},
+      {"image2d", "3840x2160 k=7", 0.0577, 3.7325, 1.2969},
+      {"image2d", "3840x2160 k=15", 0.1345, 0, 0},
+      {"image2d", "3840x2160 k=31", 0.5799, 0, 0},
+      {"cnn", "resnet50 3x3 56^2 64->64 N=64", 2.6143, 2.7410, 29.0378},
+      {"cnn", "resnet50 3x3 7^2 512->512 N=64", 6.1065, 0.7804, 9.1172},
+      {"cnn", "resnet50 1x1 56^2 64->256 N=64", 4.5756, 0.2140, 33.0972},
+      {"cnn", "resnet50 stem 7x7/2 224^2 3->64 N=64", 1.7907, 2.6930, 22.6728},
+      {"cnn", "vgg16 conv1_2 3x3 224^2 64->64 N=32", 17.1021, 20.6205, 0},
+      {"cnn", "3x3 14^2 256->256 N=1", 0.2126, 0.0362, 0.3022},
+  };
+  Context ctx;
+  int checked = 0;
+  for (const std::string& suite : bench::suite_names())
+    for (const bench::Case& c : bench::suite_cases(suite, false)) {
+      SCOPED_TRACE(suite + " | " + c.name);
+      const Measured* m = nullptr;
+      for (const Measured& row : table)
+        if (suite == row.suite && c.name == row.name) m = &row;
+      ASSERT_NE(m, nullptr) << "a benchmark case without measured times in this table";
+      const AlgorithmChoice ch = choose_algorithm(ctx, c.spec, c.x, c.w, DType::F32, true);
+      const double best = std::min({m->direct, m->im2col > 0 ? m->im2col : 1e30, m->toeplitz > 0 ? m->toeplitz : 1e30});
+      double got = 0;
+      switch (ch.chosen) {
+        case Algorithm::Direct: got = m->direct; break;
+        case Algorithm::Im2colGemm: got = m->im2col; break;
+        case Algorithm::SparseToeplitz: got = m->toeplitz; break;
+        default: break;
+      }
+      ASSERT_GT(got, 0.0) << "the model chose " << algorithm_name(ch.chosen) << ", never measured on this case";
+      EXPECT_LE(got / best, 1.3) << "the model chose " << algorithm_name(ch.chosen) << " (" << got
+                                 << " ms measured), the fastest ran in " << best << " ms";
+      ++checked;
+    }
+  EXPECT_EQ(checked, int(sizeof(table) / sizeof(table[0])));
 }
 
 }  // namespace

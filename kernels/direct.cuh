@@ -149,13 +149,6 @@ CONVKIT_HD i64 fold_clamped(i64 pos, i64 D, i64 pad_lo, i64 pad_hi, Boundary b) 
 /// aligned 16-byte vectors.
 CONVKIT_HD i64 tap_shift(i64 pad_lo) { return (kTileAlign - pad_lo % kTileAlign) % kTileAlign; }
 
-/// Smallest power of two >= v, at least lo and at most hi.
-CONVKIT_HD i64 pow2_between(i64 v, i64 lo, i64 hi) {
-  i64 p = lo;
-  while (p < v && p < hi) p *= 2;
-  return p;
-}
-
 /// Launch geometry of one variant for one problem, computed on the host and
 /// passed to the kernel by value. A "task" is the work of one block between
 /// loads of its shared tile; the grid loops over tasks.

@@ -31,6 +31,13 @@ CONVKIT_HD std::int64_t fold_index(std::int64_t p, std::int64_t D, Boundary b) {
   return -1;
 }
 
+/// Smallest power of two >= v, at least lo and at most hi (lo a power of two).
+CONVKIT_HD std::int64_t pow2_between(std::int64_t v, std::int64_t lo, std::int64_t hi) {
+  std::int64_t p = lo;
+  while (p < v && p < hi) p *= 2;
+  return p;
+}
+
 /// The weight tap index for tap position i of a kernel of size k: i for
 /// cross-correlation, k-1-i for convolution (the flip).
 CONVKIT_HD std::int64_t tap_index(std::int64_t i, std::int64_t k, Mode m) {

@@ -281,22 +281,20 @@ struct TransposeGeom {
     g.rows = rows;
     g.cols = cols;
     g.Q = Q > 0 ? Q : 1;
-    const auto log2_ceil = [](std::int64_t v) {
+    if (cols < 32 && cols <= rows) {
+      g.tw = static_cast<int>(pow2_between(cols, 1, 32));
+      g.th = kElems / g.tw;
+    } else if (rows < 32) {
+      g.th = static_cast<int>(pow2_between(rows, 1, 32));
+      g.tw = kElems / g.th;
+    }
+    const auto log2 = [](int v) {
       int l = 0;
-      while ((std::int64_t(1) << l) < v) ++l;
+      while ((1 << l) < v) ++l;
       return l;
     };
-    constexpr int l2 = 10;
-    static_assert((1 << l2) == kElems, "l2 is log2(kElems)");
-    if (cols < 32 && cols <= rows) {
-      g.tw_log = log2_ceil(cols < 1 ? 1 : cols);
-      g.th_log = l2 - g.tw_log;
-    } else if (rows < 32) {
-      g.th_log = log2_ceil(rows < 1 ? 1 : rows);
-      g.tw_log = l2 - g.th_log;
-    }
-    g.th = 1 << g.th_log;
-    g.tw = 1 << g.tw_log;
+    g.th_log = log2(g.th);
+    g.tw_log = log2(g.tw);
     g.pitch = g.tw + (g.th < 32 ? 32 / g.th : 1);
     g.tiles_c = (cols + g.tw - 1) / g.tw;
     g.tiles = ((rows + g.th - 1) / g.th) * g.tiles_c;

@@ -121,8 +121,7 @@ std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x, const Shape& w
   Support s = algo == Algorithm::Auto ? detail::auto_support(p, dtype, &chosen)
                                       : detail::supports_problem(p, dtype, algo);
   CONVKIT_EXPECTS(s.ok, Status::NotSupported, "Algorithm::", algorithm_name(algo), ": ", s.reason);
-  algo = chosen;
-  return detail::ops_for(algo).workspace(p, dtype);
+  return detail::ops_for(chosen).workspace(p, dtype);
 }
 
 void conv(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg y, Algorithm algo) {

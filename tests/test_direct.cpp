@@ -19,6 +19,7 @@ namespace {
 using detail::DirectVariant;
 using detail::kDirectVariants;
 using namespace detail::direct;
+using detail::pow2_between;
 
 // Runs variant v's block programs on the CPU. Shared memory is poisoned with
 // NaN before every task (a read of anything not loaded shows up in the

@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace convkit::detail {
@@ -348,17 +349,29 @@ inline SpmmLayout spmm_layout(std::int64_t N, std::size_t held, std::size_t copi
 // (axis_sums, make_axis_tables and make_pattern are exported so the CPU tests
 // can check the tables the functors read.)
 
-/// Distinct-index and tap totals of one axis: S = Σ_o |Ua(o)|, T = Σ_o taps(o).
+/// Distinct-index and tap totals of one axis: S = Σ_o |Ua(o)|, T = Σ_o taps(o),
+/// and the same over its border outputs only (what the tables hold).
 /// Saturates at INT64_MAX instead of overflowing.
 struct AxisSums {
   std::int64_t entries = 0;
   std::int64_t taps = 0;
+  std::int64_t borders = 0;         ///< outputs outside the interior range
+  std::int64_t border_entries = 0;  ///< entries of the border outputs
+  std::int64_t border_taps = 0;     ///< taps of the border outputs
 };
 
-/// Closed-form sums for axis `slot` (0..2) of p without building any table:
-/// interior outputs (all taps inside the input) contribute k each; only the
-/// border outputs are enumerated. Cost O(border outputs · k log k).
+/// Interior outputs [lo, hi) of axis `slot`: every tap inside the input. An
+/// empty range is [O, O), so every output is then a (low) border output.
+CONVKIT_EXPORT std::pair<std::int64_t, std::int64_t> interior(const ConvProblem& p, int slot);
+
+/// Closed-form sums for axis `slot` (0..2) of p without building any table
+/// (src/toeplitz_count.cpp): interior outputs contribute k each, the border
+/// outputs are summed arithmetically per boundary mode. The time does not
+/// depend on the signal length, the kernel length or the padding.
 CONVKIT_EXPORT AxisSums axis_sums(const ConvProblem& p, int slot);
+
+/// int64 entries of make_axis_tables(p).blob, from axis_sums alone.
+CONVKIT_EXPORT std::int64_t table_entries(const ConvProblem& p);
 
 /// The per-axis tables of p's border outputs (see Pattern), all three axes
 /// packed into one int64 array (`blob`) so a single copy moves them to the
@@ -385,8 +398,9 @@ CONVKIT_EXPORT Pattern make_pattern(const ConvProblem& p, const AxisTables& t, c
 ::convkit::toeplitz::Info make_info(const ConvProblem& p, DType t, ::convkit::toeplitz::IndexWidth width);
 
 /// Device scratch the build of `info` keeps live besides the matrix: the
-/// tables and, for multi-tap matrices, the per-row tap offsets.
-CONVKIT_EXPORT std::size_t build_scratch_bytes(const ::convkit::toeplitz::Info& info, const AxisTables& tables);
+/// tables and, for multi-tap matrices, the per-row tap offsets. Closed form
+/// (table_entries), so the budget is checked before any table is built.
+CONVKIT_EXPORT std::size_t build_scratch_bytes(const ::convkit::toeplitz::Info& info);
 
 /// The budget rule: throws NotSupported, naming the bytes the matrix (and
 /// `scratch` bytes of build scratch) would need and the budget, when they

@@ -107,7 +107,7 @@ Sizes cached_sizes(const ConvProblem& p, DType t) {
   }
   Sizes sz;
   sz.info = toeplitz::make_info(p, t, tz::IndexWidth::Auto);
-  sz.build_scratch = toeplitz::build_scratch_bytes(sz.info, toeplitz::make_axis_tables(p));
+  sz.build_scratch = toeplitz::build_scratch_bytes(sz.info);
   std::lock_guard<std::mutex> lock(m);
   if (cache.size() >= 1024) cache.clear();  // bounded: a process sees few distinct problems
   cache.emplace(Key{p, t}, sz);

@@ -133,21 +133,6 @@ std::int64_t distinct(const std::vector<std::pair<std::int64_t, std::int64_t>>& 
   return n;
 }
 
-// Outputs [ilo, ihi) whose taps all lie inside the input: they read k distinct
-// elements, one tap each, whatever the boundary mode. An empty range is
-// returned as [O, O), so every output counts as a (low) border output; the
-// tables, axis_sums and the functors' axis_row all rely on that convention.
-// pad_lo >= 0 (validated), so the divisions below round as intended.
-std::pair<std::int64_t, std::int64_t> interior(const ConvProblem& p, int slot) {
-  const std::int64_t s = p.stride[slot], pad = p.pad_lo[slot], O = p.out[slot];
-  // First output with o·s - pad >= 0; last with o·s - pad + (k-1)·dil <= D - 1.
-  const std::int64_t lo = pad / s + (pad % s != 0);
-  const std::int64_t num = p.in[slot] - 1 - (p.ker[slot] - 1) * p.dilation[slot] + pad;
-  const std::int64_t hi = num < 0 ? -1 : std::min(num / s, O - 1);
-  if (lo > hi) return {O, O};
-  return {lo, hi + 1};
-}
-
 // Calls f(o) for axis `slot`'s border outputs, in ascending order.
 template <class F>
 void for_each_border(const ConvProblem& p, int slot, std::int64_t ilo, std::int64_t ihi, F&& f) {
@@ -213,19 +198,29 @@ std::unique_ptr<ToeplitzHostStorage<T>> build_host_typed(const ConvProblem& p, c
 
 }  // namespace
 
-AxisSums axis_sums(const ConvProblem& p, int slot) {
-  AxisSums sums;
-  const auto [ilo, ihi] = interior(p, slot);
-  std::vector<std::pair<std::int64_t, std::int64_t>> r;
-  for_each_border(p, slot, ilo, ihi, [&](std::int64_t o) {
-    axis_reads(p, slot, o, r);
-    sums.entries = add_sat(sums.entries, distinct(r));
-    sums.taps = add_sat(sums.taps, static_cast<std::int64_t>(r.size()));
-  });
-  const std::int64_t inner = mul_sat(ihi - ilo, p.ker[slot]);
-  sums.entries = add_sat(sums.entries, inner);
-  sums.taps = add_sat(sums.taps, inner);
-  return sums;
+// Outputs [ilo, ihi) whose taps all lie inside the input: they read k distinct
+// elements, one tap each, whatever the boundary mode. An empty range is
+// returned as [O, O), so every output counts as a (low) border output; the
+// tables, axis_sums and the functors' axis_row all rely on that convention.
+// pad_lo >= 0 (validated), so the divisions below round as intended.
+std::pair<std::int64_t, std::int64_t> interior(const ConvProblem& p, int slot) {
+  const std::int64_t s = p.stride[slot], pad = p.pad_lo[slot], O = p.out[slot];
+  // First output with o·s - pad >= 0; last with o·s - pad + (k-1)·dil <= D - 1.
+  const std::int64_t lo = pad / s + (pad % s != 0);
+  const std::int64_t num = p.in[slot] - 1 - (p.ker[slot] - 1) * p.dilation[slot] + pad;
+  const std::int64_t hi = num < 0 ? -1 : std::min(num / s, O - 1);
+  if (lo > hi) return {O, O};
+  return {lo, hi + 1};
+}
+
+std::int64_t table_entries(const ConvProblem& p) {
+  // Per axis: u_ptr [borders + 1], u [border entries], t_ptr [border entries + 1], t [border taps].
+  std::int64_t n = 0;
+  for (int a = 0; a < 3; ++a) {
+    const AxisSums s = axis_sums(p, a);
+    n = add_sat(n, add_sat(add_sat(s.borders, 2), add_sat(mul_sat(s.border_entries, 2), s.border_taps)));
+  }
+  return n;
 }
 
 // The same border outputs and the same axis_reads as axis_sums, so the tables
@@ -327,9 +322,9 @@ Info make_info(const ConvProblem& p, DType t, IndexWidth width) {
   return in;
 }
 
-std::size_t build_scratch_bytes(const Info& info, const AxisTables& tables) {
+std::size_t build_scratch_bytes(const Info& info) {
   const std::size_t idx = info.index_width == IndexWidth::I64 ? 8 : 4;
-  const std::size_t table_bytes = bytes_of(static_cast<std::int64_t>(tables.blob.size()), 8);
+  const std::size_t table_bytes = bytes_of(table_entries(info.problem), 8);
   return add_bytes(table_bytes, info.single_tap ? 0 : bytes_of(add_sat(info.rows, 1), idx));
 }
 
@@ -352,9 +347,7 @@ template <class T>
   // for a matrix that cannot fit. The scratch (the border-output tables,
   // O(border outputs · k) entries per axis, and the per-row tap offsets) is
   // counted too: it is live while the matrix is built.
-  AxisTables tables = make_axis_tables(p);
-  const std::size_t table_bytes = bytes_of(static_cast<std::int64_t>(tables.blob.size()), 8);
-  const std::size_t scratch = build_scratch_bytes(info, tables);
+  const std::size_t scratch = build_scratch_bytes(info);
   std::size_t free_bytes = 0, total_bytes = 0;
   CONVKIT_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
   std::size_t budget = std::min(max_bytes, ctx->workspace_limit);
@@ -362,6 +355,10 @@ template <class T>
                          ctx->workspace_limit, " and the device's free memory ", free_bytes);
   budget = std::min(budget, free_bytes);
   check_budget(info, scratch, budget, what);
+  // Only now the walk over the border outputs: the tables are no larger
+  // than the closed form just admitted.
+  AxisTables tables = make_axis_tables(p);
+  const std::size_t table_bytes = bytes_of(static_cast<std::int64_t>(tables.blob.size()), 8);
 
   // One block for the matrix, each array 256-byte aligned.
   auto align = [](std::size_t b) { return (b + 255) / 256 * 256; };

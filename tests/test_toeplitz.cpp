@@ -307,7 +307,7 @@ TEST(Toeplitz, LongSignalTablesCoverOnlyTheBorders) {
       // Budget: matrix + scratch (tables, per-row tap offsets) fits 16 GiB.
       const toeplitz::Info in = toeplitz::info(spec, {1, 1, D}, {1, 1, k}, DType::F32);
       const std::size_t idx = in.index_width == IndexWidth::I64 ? 8 : 4;
-      const std::size_t scratch = detail::toeplitz::build_scratch_bytes(in, t);
+      const std::size_t scratch = detail::toeplitz::build_scratch_bytes(in);
       EXPECT_EQ(scratch, 8 * t.blob.size() + (in.single_tap ? 0 : std::size_t(in.rows + 1) * idx));
       EXPECT_NO_THROW(detail::toeplitz::check_budget(in, scratch, budget, "16 GiB"));
       // The same rule with tables over every output (u_ptr [O + 1], u [S],
@@ -547,13 +547,13 @@ TEST(Toeplitz, SupportsRefusesMatricesThatCannotFit) {
   // The matrix, its map and the scratch its build counts against the budget.
   const toeplitz::Info bi = toeplitz::info(ConvSpec::conv1d(), {4, 1, 5}, {1, 1, 3}, DType::F64);
   const std::size_t scratch =
-      detail::toeplitz::build_scratch_bytes(bi, detail::toeplitz::make_axis_tables(bi.problem));
+      detail::toeplitz::build_scratch_bytes(bi);
   EXPECT_EQ(workspace_bytes(ConvSpec::conv1d(), {4, 1, 5}, {1, 1, 3}, DType::F64, Algorithm::SparseToeplitz),
             bi.total_bytes() + scratch);
   const ConvSpec padded = ConvSpec::conv1d().padding(1);  // border outputs: a non-empty build scratch
   const toeplitz::Info pi = toeplitz::info(padded, {4, 1, 5}, {1, 1, 3}, DType::F64);
   const std::size_t padded_scratch =
-      detail::toeplitz::build_scratch_bytes(pi, detail::toeplitz::make_axis_tables(pi.problem));
+      detail::toeplitz::build_scratch_bytes(pi);
   EXPECT_GT(padded_scratch, 0u);
   EXPECT_EQ(workspace_bytes(padded, {4, 1, 5}, {1, 1, 3}, DType::F64, Algorithm::SparseToeplitz),
             pi.total_bytes() + padded_scratch);

@@ -86,6 +86,16 @@ void* ContextState::workspace(std::size_t bytes, const char* who) {
   return workspace_;
 }
 
+void ContextState::release_workspace() {
+  if (!workspace_) return;
+  // Forgotten before the free is enqueued: if enqueueing fails, a leak is
+  // better than the destructor freeing the block a second time.
+  void* p = workspace_;
+  workspace_ = nullptr;
+  workspace_size = 0;
+  CONVKIT_CUDA_TRY(cudaFreeAsync(p, stream_));
+}
+
 void* device_alloc(const std::shared_ptr<ContextState>& ctx, std::size_t bytes) {
   cudaStream_t s = ctx->stream();
   if (bytes == 0) return nullptr;

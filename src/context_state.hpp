@@ -32,6 +32,10 @@ struct ContextState {
   void* workspace(std::size_t bytes, const char* who);
   /// Throws WorkspaceTooSmall if `bytes` exceeds the limit (no allocation).
   void check_workspace(std::size_t bytes, const char* who) const;
+  /// Frees the workspace (stream-ordered); the next workspace() call
+  /// allocates again. The tuner uses it so that one candidate's workspace is
+  /// not held while the next is timed.
+  void release_workspace();
 
   std::size_t workspace_limit = std::numeric_limits<std::size_t>::max();
   std::size_t workspace_size = 0;

@@ -34,13 +34,17 @@
 //   cost. Its cuSPARSE buffer comes from the context's workspace and it skips
 //   preprocessing. Use a ConvPlan for repeated products.
 // * Budget: the matrix (closed-form bytes, Info::total_bytes) must fit the
-//   context's workspace limit and the device's free memory, else
-//   NotSupported naming the bytes, before anything is allocated; supports()
-//   refuses matrices larger than the device's memory.
+//   context's workspace limit and the device's free memory, before anything
+//   is allocated; supports() refuses matrices larger than the device's
+//   memory. Over the limit is NotSupported naming the bytes; within the limit
+//   but over the memory free now is OutOfMemory (the same message), since it
+//   may pass later -- the tuner must not remember it as a property of the
+//   problem.
 #include <convkit/toeplitz.hpp>
 
 #include "algorithms.hpp"
 #include "check.hpp"
+#include "sparse_toeplitz.hpp"
 #include "toeplitz.cuh"
 
 #include <cusparse.h>
@@ -193,8 +197,24 @@ class ToeplitzPlan final : public PlanImpl {
   /// temporary (context workspace, no preprocessing).
   ToeplitzPlan(std::shared_ptr<ContextState> ctx, const ConvProblem& p, DType t, bool persistent)
       : PlanImpl(std::move(ctx), p, t, kSparseToeplitzOps), persistent_(persistent) {
-    A_ = toeplitz::build_on_device<T>(ctx_, problem_, nullptr, tz::IndexWidth::Auto,
-                                      std::numeric_limits<std::size_t>::max());
+    try {
+      A_ = toeplitz::build_on_device<T>(ctx_, problem_, nullptr, tz::IndexWidth::Auto,
+                                        std::numeric_limits<std::size_t>::max());
+    } catch (const Error& e) {
+      if (e.status() != Status::NotSupported) throw;
+      // The build's budget is min(limit, free memory) and says NotSupported
+      // either way; tell the two apart with the bytes it counted (the same
+      // closed form, workspace_sparse_toeplitz).
+      const std::size_t need = workspace_sparse_toeplitz(problem_, t);
+      std::size_t free_bytes = 0, total_bytes = 0;
+      if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+        cudaGetLastError();
+        throw;
+      }
+      if (!toeplitz_plan::over_free_memory_only(need, ctx_->workspace_limit, free_bytes)) throw;
+      throw Error(Status::OutOfMemory, msg(e.what(), "; the workspace limit admits it, the device's free memory (",
+                                           free_bytes, " bytes now) does not"));
+    }
   }
 
   ~ToeplitzPlan() override {
@@ -244,7 +264,7 @@ class ToeplitzPlan final : public PlanImpl {
     bool layout_chosen = false;
     toeplitz::SpmmLayout layout = toeplitz::SpmmLayout::Columns;
     bool rows_asked = false;    ///< row_bytes / rows_refused known
-    bool rows_refused = false;  ///< cuSPARSE answered NOT_SUPPORTED for row-major operands
+    bool rows_refused = false;  ///< cuSPARSE's row-major buffer-size query failed
     std::size_t row_bytes = 0;  ///< cuSPARSE's buffer for the row-major product
   };
 
@@ -349,11 +369,10 @@ class ToeplitzPlan final : public PlanImpl {
                             "cusparseSpMV_bufferSize", fwd ? "SpMV CSR_ALG2" : "the transposed SpMV", info);
       void* buf = scratch(op, bytes, 0).buf;
       init_out(out, n_out, bias);
-      if (persistent_ && !op.prepared) {
+      if (toeplitz_plan::preprocess_wanted(persistent_, op.prepared, bytes))
         optional_preprocess(cusparseSpMV_preprocess(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, buf),
                             "cusparseSpMV_preprocess");
-        op.prepared = true;
-      }
+      op.prepared = true;
       CONVKIT_CUSPARSE_TRY(cusparseSpMV(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, buf));
       return;
     }
@@ -379,14 +398,17 @@ class ToeplitzPlan final : public PlanImpl {
 
     // cuSPARSE's buffer for the row-major product, asked once per operation
     // (it depends only on the shapes), or cuSPARSE's refusal of that layout.
+    // Any failure of this one query is a refusal, not an error
+    // (toeplitz_plan::row_major_refused says why); the column-major query
+    // below reports real errors.
     if (!op.rows_asked) {
       DenseMats probe;
       describe(probe, in, out, CUSPARSE_ORDER_ROW);
+      std::size_t row_bytes = 0;
       const cusparseStatus_t st =
-          cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, probe.in, &beta, probe.out, ct, alg, &op.row_bytes);
-      if (st != CUSPARSE_STATUS_SUCCESS && st != CUSPARSE_STATUS_NOT_SUPPORTED)
-        throw_cusparse(static_cast<int>(st), "cusparseSpMM_bufferSize", __FILE__, __LINE__);
-      op.rows_refused = st == CUSPARSE_STATUS_NOT_SUPPORTED;
+          cusparseSpMM_bufferSize(h, opA, opB, &alpha, A, probe.in, &beta, probe.out, ct, alg, &row_bytes);
+      op.rows_refused = toeplitz_plan::row_major_refused(st);
+      op.row_bytes = op.rows_refused ? 0 : row_bytes;
       op.rows_asked = true;
     }
     // The layout, chosen on every call against what the product would hold
@@ -415,7 +437,7 @@ class ToeplitzPlan final : public PlanImpl {
       void* buf = scratch(op, bytes, 0).buf;
       record_layout();
       init_out(out, n_out, bias);
-      spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, buf);
+      spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, buf, bytes);
       return;
     }
 
@@ -429,19 +451,19 @@ class ToeplitzPlan final : public PlanImpl {
     toeplitz::transpose_device<T>(s, static_cast<const T*>(in), rin, N, n_in, nullptr, 1);
     CONVKIT_CUDA_TRY(cudaMemsetAsync(rout, 0, out_bytes, s));
     describe(m, rin, rout, CUSPARSE_ORDER_ROW);
-    spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, sc.buf);
+    spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, sc.buf, op.row_bytes);
     toeplitz::transpose_device<T>(s, rout, static_cast<T*>(out), n_out, N, bias, problem_.out_spatial());
   }
 
-  // The SpMM call, preprocessed once per persistent plan and operation.
+  // The SpMM call, preprocessed once per persistent plan and operation
+  // (unless cuSPARSE asked for no buffer: `buf_bytes` is what it asked for).
   void spmm(Op& op, cusparseHandle_t h, cusparseOperation_t opA, cusparseOperation_t opB, const T* alpha,
             cusparseSpMatDescr_t A, const DenseMats& m, const T* beta, cudaDataType ct, cusparseSpMMAlg_t alg,
-            void* buf) {
-    if (persistent_ && !op.prepared) {
+            void* buf, std::size_t buf_bytes) {
+    if (toeplitz_plan::preprocess_wanted(persistent_, op.prepared, buf_bytes))
       optional_preprocess(cusparseSpMM_preprocess(h, opA, opB, alpha, A, m.in, beta, m.out, ct, alg, buf),
                           "cusparseSpMM_preprocess");
-      op.prepared = true;
-    }
+    op.prepared = true;
     CONVKIT_CUSPARSE_TRY(cusparseSpMM(h, opA, opB, alpha, A, m.in, beta, m.out, ct, alg, buf));
   }
 

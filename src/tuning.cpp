@@ -16,16 +16,21 @@
 #include <convkit/version.hpp>
 
 #include "algorithms.hpp"
+#include "arith.hpp"
 #include "check.hpp"
 #include "context_state.hpp"
 #include "determinism.hpp"
+#include "tuning.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iomanip>
+#include <iostream>
+#include <locale>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -205,12 +210,7 @@ std::map<Algorithm, bool> g_determinism_overrides;  // test hook
 
 // ---------------------------------------------------------------- cache
 
-struct Measured {
-  double setup_ms = -1;  // plan construction + set_weights, synchronised
-  double run_ms = -1;    // median ConvPlan::run
-  std::string failure;   // non-empty when the candidate failed while tuning
-};
-using Entry = std::map<Algorithm, Measured>;
+using Entry = TuningEntry;
 
 std::mutex g_mutex;
 std::map<std::string, Entry> g_cache;
@@ -256,70 +256,177 @@ bool parse_algorithm(const std::string& s, Algorithm& a) {
   return false;
 }
 
+// A time in milliseconds: the whole token must be a finite number >= 0.
+// from_chars, not strtod / stod: those stop at the first character they
+// cannot use (so "0.5abc" or a truncated "0.5e" would pass as a number) and
+// read the decimal point of the C locale the application has set, while the
+// writer below always writes the classic one.
+bool parse_ms(const std::string& s, double& v, std::string& why) {
+  if (s.empty()) {
+    why = "is empty";
+    return false;
+  }
+  const char* first = s.data();
+  const char* last = s.data() + s.size();
+  const auto [ptr, ec] = std::from_chars(first, last, v, std::chars_format::general);
+  if (ec == std::errc::result_out_of_range) {
+    why = "is out of range";
+    return false;
+  }
+  if (ec != std::errc() || ptr == first) {
+    why = "is not a number";
+    return false;
+  }
+  if (ptr != last) {
+    why = "has trailing characters after the number";
+    return false;
+  }
+  if (!std::isfinite(v)) {
+    why = "is not finite";
+    return false;
+  }
+  if (v < 0) {
+    why = "is negative";
+    return false;
+  }
+  return true;
+}
+
 // File format, one tuned key per line:
 //   <key> TAB <Algorithm>=<setup_ms>/<run_ms> TAB ...
-// with a failed candidate written as <Algorithm>=failed.
+// with a failed candidate written as <Algorithm>=failed. Only failures that
+// are a property of the key are written (tuning_failure_persists); a line
+// whose candidates all failed for the moment is not written at all.
 void append_to_file(const std::string& path, const std::string& key, const Entry& e) {
   if (path.empty()) return;
+  std::ostringstream line;
+  line.imbue(std::locale::classic());  // the reader expects '.' whatever the application's locale
+  line << key;
+  std::size_t fields = 0;
+  for (const auto& [a, m] : e) {
+    if (!m.failure.empty() && !m.failure_persists) continue;
+    line << '\t' << algorithm_name(a) << '=';
+    if (m.failure.empty())
+      line << std::setprecision(9) << m.setup_ms << '/' << m.run_ms;
+    else
+      line << "failed";
+    ++fields;
+  }
+  if (fields == 0) return;
   std::ofstream f(path, std::ios::app);
   CONVKIT_EXPECTS(bool(f), Status::InvalidArgument, "tuning file '", path, "' cannot be opened for writing");
-  f << key;
-  for (const auto& [a, m] : e) {
-    f << '\t' << algorithm_name(a) << '=';
-    if (m.failure.empty())
-      f << std::setprecision(9) << m.setup_ms << '/' << m.run_ms;
-    else
-      f << "failed";
-  }
-  f << '\n';
+  f << line.str() << '\n';
 }
 
 }  // namespace
 
-void load_tuning_file(const std::string& path) {
-  if (path.empty()) return;
+TuningLine parse_tuning_line(const std::string& raw) {
+  TuningLine out;
+  // A file edited on Windows ends its lines with CR LF: the CR is the line
+  // ending, not part of the last field.
+  const std::string line = !raw.empty() && raw.back() == '\r' ? raw.substr(0, raw.size() - 1) : raw;
+  std::vector<std::string> fields;
+  for (std::size_t pos = 0;;) {
+    const std::size_t tab = line.find('\t', pos);
+    fields.push_back(line.substr(pos, tab == std::string::npos ? std::string::npos : tab - pos));
+    if (tab == std::string::npos) break;
+    pos = tab + 1;
+  }
+  const auto fail = [&](std::string why) {
+    out.key.clear();
+    out.entry.clear();
+    out.error = std::move(why);
+    return out;
+  };
+  if (fields[0].find_first_not_of(' ') == std::string::npos) return fail("the key (before the first tab) is empty");
+  out.key = fields[0];
+  if (fields.size() < 2) return fail("no timings after the key (a truncated line?)");
+  for (std::size_t i = 1; i < fields.size(); ++i) {
+    const std::string& field = fields[i];
+    const std::string where = msg("field ", i, " '", field, "'");
+    if (field.empty()) return fail(msg("field ", i, " is empty (two tabs in a row, or a trailing tab)"));
+    const auto eq = field.find('=');
+    Algorithm a;
+    if (eq == std::string::npos || !parse_algorithm(field.substr(0, eq), a))
+      return fail(where + " does not start with <Algorithm>= naming Direct, Im2colGemm or SparseToeplitz");
+    if (out.entry.count(a))
+      return fail(msg(where, " repeats ", algorithm_name(a), " (which of its times would be meant?)"));
+    Measured m;
+    const std::string v = field.substr(eq + 1);
+    if (v == "failed") {
+      m.failure = "failed while tuning (from the tuning file)";
+    } else {
+      const auto slash = v.find('/');
+      if (slash == std::string::npos)
+        return fail(where + ": the timing is not <setup_ms>/<run_ms> or 'failed' (a truncated line?)");
+      std::string why;
+      if (!parse_ms(v.substr(0, slash), m.setup_ms, why)) return fail(msg(where, ": setup time ", why));
+      if (!parse_ms(v.substr(slash + 1), m.run_ms, why)) return fail(msg(where, ": run time ", why));
+    }
+    out.entry[a] = m;
+  }
+  return out;
+}
+
+TuningFile read_tuning_file(const std::string& path) {
+  TuningFile out;
+  if (path.empty()) return out;
   std::ifstream f(path);
-  if (!f) return;  // a file that does not exist yet is an empty cache
-  std::map<std::string, Entry> loaded;
+  if (!f) return out;  // a file that does not exist yet is an empty cache
   std::string line;
-  int lineno = 0;
+  long long lineno = 0;
   while (std::getline(f, line)) {
     ++lineno;
-    if (line.empty()) continue;
-    std::istringstream ls(line);
-    std::string key, field;
-    std::getline(ls, key, '\t');
-    Entry e;
-    while (std::getline(ls, field, '\t')) {
-      const auto eq = field.find('=');
-      Algorithm a;
-      CONVKIT_EXPECTS(eq != std::string::npos && parse_algorithm(field.substr(0, eq), a), Status::InvalidArgument,
-                      "tuning file '", path, "' line ", lineno, ": bad field '", field,
-                      "' (expected <Algorithm>=<setup_ms>/<run_ms>)");
-      Measured m;
-      const std::string v = field.substr(eq + 1);
-      if (v == "failed") {
-        m.failure = "failed while tuning (from the tuning file)";
-      } else {
-        const auto slash = v.find('/');
-        CONVKIT_EXPECTS(slash != std::string::npos, Status::InvalidArgument, "tuning file '", path, "' line ",
-                        lineno, ": bad timing '", v, "' (expected <setup_ms>/<run_ms>)");
-        try {
-          m.setup_ms = std::stod(v.substr(0, slash));
-          m.run_ms = std::stod(v.substr(slash + 1));
-        } catch (const std::exception&) {
-          throw Error(Status::InvalidArgument,
-                      msg("tuning file '", path, "' line ", lineno, ": bad timing '", v, "'"));
-        }
-      }
-      e[a] = m;
+    if (line.empty() || line == "\r") continue;
+    TuningLine l = parse_tuning_line(line);
+    if (!l.error.empty()) {
+      out.skipped.push_back(msg("tuning file '", path, "' line ", lineno, ": ", l.error, "; line ignored"));
+      continue;
     }
-    CONVKIT_EXPECTS(!e.empty(), Status::InvalidArgument, "tuning file '", path, "' line ", lineno,
-                    ": no timings after the key");
-    loaded[key] = e;
+    out.entries.emplace_back(std::move(l.key), std::move(l.entry));
   }
+  return out;
+}
+
+// A malformed line is skipped with a warning, never an error, and never
+// half-read. The file is a cache: whatever it holds can be measured again,
+// and a line cut short by a process killed while appending, or a stale or
+// hand-edited one, must not make every later set_tuning_file() throw (the
+// application would then have to delete the file to start at all). But a
+// line that is not exactly what the writer writes is not trusted either: it
+// contributes nothing, so its key is timed again (and the fresh line appended
+// overrides it), and the skip is reported on stderr naming the file, the line
+// and what is wrong. convkit has no logging channel, and a warning printed by
+// the library is what PyTorch (TORCH_WARN) and MIOpen (whose performance
+// database skips and logs a malformed record) do in the same place; the call
+// that reads the file returns nothing that could carry it.
+void load_tuning_file(const std::string& path) {
+  TuningFile file = read_tuning_file(path);
+  for (const std::string& m : file.skipped) std::cerr << "convkit: warning: " << m << '\n';
   std::lock_guard<std::mutex> lock(g_mutex);
-  for (auto& [k, e] : loaded) g_cache[k] = e;
+  for (auto& [k, e] : file.entries) g_cache[k] = std::move(e);
+}
+
+bool tuning_failure_persists(Status s) {
+  // Only NotSupported is a property of the key (device, version, problem,
+  // dtype, flags, workspace limit): the algorithm or cuSPARSE declines the
+  // problem and will do so next time. Everything else may pass: OutOfMemory
+  // and a Toeplitz matrix over the device's free memory (also OutOfMemory,
+  // see sparse_toeplitz.cpp) depend on what else holds memory then;
+  // WorkspaceTooSmall on buffer sizes the key does not name (cuSPARSE's
+  // version); CUDA / library errors and NoDevice on the device's state. Such
+  // a failure excludes the candidate for this process (timing it again on
+  // every call would cost a synchronisation each time) but is not written,
+  // so the next process times it again.
+  return s == Status::NotSupported;
+}
+
+bool cached_tuning_entry(const std::string& key, TuningEntry& out) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto it = g_cache.find(key);
+  if (it == g_cache.end()) return false;
+  out = it->second;
+  return true;
 }
 
 namespace {
@@ -364,6 +471,7 @@ Measured measure(const std::shared_ptr<ContextState>& st, const ConvProblem& p, 
     m.run_ms = times[times.size() / 2];
   } catch (const Error& e) {
     m.failure = e.what();
+    m.failure_persists = tuning_failure_persists(e.status());
   }
   return m;
 }
@@ -385,10 +493,12 @@ struct TempOperands {
     const std::shared_ptr<ContextState>& st = owned.st;
     std::vector<void*>& ptrs = owned.ptrs;
     const std::size_t esz = dtype_size(t);
-    auto make = [&](std::int64_t n) {
-      void* d = device_alloc(st, std::size_t(n) * esz);
+    auto make = [&](std::int64_t n, const char* what) {
+      const std::size_t bytes = bytes_checked(n, esz, what);
+      void* d = device_alloc(st, bytes);
       if (d) ptrs.push_back(d);
-      std::vector<unsigned char> h(std::size_t(n) * esz);
+      std::vector<unsigned char> h;
+      host_resize(h, bytes, what);
       for (std::int64_t i = 0; i < n; ++i) {
         const double v = double(int((i * 7919) % 9) - 4);
         if (t == DType::F32) {
@@ -402,10 +512,10 @@ struct TempOperands {
       CONVKIT_CUDA_TRY(cudaStreamSynchronize(st->stream()));
       return d;
     };
-    ops.x = make(p.N * p.C * p.in_spatial());
-    ops.w = make(p.K * p.Cg() * p.ker_spatial());
-    ops.b = p.has_bias ? make(p.K) : nullptr;
-    ops.y = device_alloc(st, std::size_t(p.N * p.K * p.out_spatial()) * esz);
+    ops.x = make(p.x_shape().numel("tuning: temporary x"), "tuning: temporary x");
+    ops.w = make(p.w_shape().numel("tuning: temporary w"), "tuning: temporary w");
+    ops.b = p.has_bias ? make(p.K, "tuning: temporary bias") : nullptr;
+    ops.y = device_alloc(st, bytes_checked(p.y_shape().numel("tuning: temporary y"), esz, "tuning: temporary y"));
     if (ops.y) ptrs.push_back(ops.y);
   }
 };
@@ -472,14 +582,22 @@ AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProble
         // No room for a second set of operands: the tuner cannot time this
         // problem, so the cost model decides (and nothing is cached).
         if (err.status() != Status::OutOfMemory) throw;
-        c.tuning_note = "tuning skipped: no device memory for temporary operands";
+        c.tuning_note = "tuning skipped: no memory for temporary operands";
         missing.clear();
         e.clear();
         cached = false;
       }
     }
     if (!missing.empty()) {
-      for (std::size_t i : missing) e[c.candidates[i].algorithm] = measure(st, p, t, *ops_of[i], tmp->ops);
+      for (std::size_t i : missing) {
+        // What a candidate leaves in the context's workspace (Im2colGemm's
+        // whole column matrix) would otherwise be missing from the device's
+        // free memory while the next is timed, and the Toeplitz build budgets
+        // against that: give it back once it is more than the context held.
+        const std::size_t held = ctx.workspace_size;
+        e[c.candidates[i].algorithm] = measure(st, p, t, *ops_of[i], tmp->ops);
+        if (ctx.workspace_size > held) ctx.release_workspace();
+      }
       {
         std::lock_guard<std::mutex> lock(g_mutex);
         g_cache[key] = e;
@@ -494,7 +612,9 @@ AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProble
       if (!r.considered || it == e.end()) continue;
       if (!it->second.failure.empty()) {
         r.considered = false;
-        r.excluded_because = "failed while tuning: " + it->second.failure;
+        r.excluded_because = (it->second.failure_persists ? "failed while tuning: "
+                                                          : "failed while tuning (for this process only): ") +
+                             it->second.failure;
         continue;
       }
       r.measured_ms = it->second.run_ms + (for_plan ? 0.0 : it->second.setup_ms);

@@ -1,11 +1,13 @@
 // Algorithm::Auto on a GPU: tuning measures every candidate once, writes the
 // tuning file, and a fresh process state (cache cleared, file re-read) starts
-// tuned; Auto's results match the reference; every algorithm Auto may pick is
+// tuned; a candidate short of free memory is not written to the file and is
+// timed again by the next process; Auto's results match the reference; every algorithm Auto may pick is
 // bit-identical run to run (the determinism flag relies on it).
 #include "harness.hpp"
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -28,6 +30,10 @@ TEST(ChoiceGpu, TuningMeasuresOnceAndTheFileStartsTheNextRunTuned) {
     const AlgorithmChoice first = choose_algorithm(ctx, spec, xs, ws, DType::F32, true);
     EXPECT_TRUE(first.tuned);
     EXPECT_FALSE(first.from_cache);
+    // Im2colGemm's column matrix grew the context's workspace; the tuner
+    // gives it back rather than leave it held while the next candidate (and,
+    // afterwards, the caller) runs.
+    EXPECT_EQ(ctx.workspace_allocated(), 0u) << "a timed candidate's workspace was left behind";
     for (const auto& r : first.candidates)
       if (r.considered) EXPECT_GT(r.measured_ms, 0.0) << algorithm_name(r.algorithm);
     const AlgorithmChoice second = choose_algorithm(ctx, spec, xs, ws, DType::F32, true);
@@ -47,6 +53,83 @@ TEST(ChoiceGpu, TuningMeasuresOnceAndTheFileStartsTheNextRunTuned) {
   std::string line;
   ASSERT_TRUE(std::getline(f, line));
   EXPECT_EQ(line.rfind(tuning_key(Context(), spec, xs, ws, DType::F32), 0), 0u);
+  std::remove(path.c_str());
+  clear_tuning_cache();
+}
+
+// Holds all but `leave` bytes of the device's free memory while in scope.
+struct MemoryHog {
+  void* p = nullptr;
+  explicit MemoryHog(std::size_t leave) {
+    std::size_t free_bytes = 0, total = 0;
+    if (cudaMemGetInfo(&free_bytes, &total) == cudaSuccess && free_bytes > leave)
+      if (cudaMalloc(&p, free_bytes - leave) != cudaSuccess) p = nullptr;
+  }
+  ~MemoryHog() {
+    if (p) cudaFree(p);
+  }
+  MemoryHog(const MemoryHog&) = delete;
+  MemoryHog& operator=(const MemoryHog&) = delete;
+};
+
+// A Toeplitz matrix that fits the device but not its free memory at tuning
+// time (held by others) fails for the moment: it is excluded for this
+// process and not written to the tuning file, and the next process, with the
+// memory back, times it and appends a line that has it.
+TEST(ChoiceGpu, CandidateShortOfFreeMemoryIsTimedAgainByTheNextProcess) {
+  CONVKIT_REQUIRE_GPU();
+  clear_tuning_cache();
+  const std::string path = ::testing::TempDir() + "convkit_tuning_gpu_memory.tsv";
+  std::remove(path.c_str());
+  // About 2.8 GB of matrix and map; Im2colGemm's columns are 118 MB.
+  const ConvSpec spec = ConvSpec::conv2d().padding(2);
+  const Shape xs{1, 8, 384, 384}, ws{8, 8, 5, 5};
+  const std::size_t matrix = toeplitz::info(spec, xs, ws, DType::F32).total_bytes();
+  ASSERT_GT(matrix, std::size_t(2) << 30);
+  {
+    Context ctx;
+    ctx.stream();
+    MemoryHog hog(std::size_t(1) << 30);
+    ASSERT_NE(hog.p, nullptr) << "could not take the device's free memory";
+    ctx.set_tuning_file(path);
+    ctx.set_tuning(true);
+    const AlgorithmChoice c = choose_algorithm(ctx, spec, xs, ws, DType::F32, true);
+    std::printf("%s", c.explain().c_str());
+    for (const auto& r : c.candidates) {
+      if (r.algorithm != Algorithm::SparseToeplitz) continue;
+      EXPECT_FALSE(r.considered);
+      EXPECT_NE(r.excluded_because.find("for this process only"), std::string::npos) << r.excluded_because;
+      EXPECT_NE(r.excluded_because.find("OutOfMemory"), std::string::npos) << r.excluded_because;
+    }
+    EXPECT_EQ(ctx.workspace_allocated(), 0u);
+  }
+  {
+    std::ifstream f(path);
+    std::string line;
+    ASSERT_TRUE(std::getline(f, line));
+    EXPECT_EQ(line.find("SparseToeplitz"), std::string::npos) << "a failure of the moment was written: " << line;
+    EXPECT_NE(line.find("\tDirect="), std::string::npos) << line;
+  }
+  clear_tuning_cache();
+  {
+    Context ctx;
+    ctx.set_tuning_file(path);
+    ctx.set_tuning(true);
+    const AlgorithmChoice c = choose_algorithm(ctx, spec, xs, ws, DType::F32, true);
+    EXPECT_FALSE(c.from_cache) << "SparseToeplitz was missing from the file and must be timed";
+    for (const auto& r : c.candidates)
+      if (r.algorithm == Algorithm::SparseToeplitz) {
+        EXPECT_TRUE(r.considered) << r.excluded_because;
+        EXPECT_GT(r.measured_ms, 0.0);
+      }
+  }
+  std::ifstream f(path);
+  std::string line, last;
+  int lines = 0;
+  while (std::getline(f, line)) last = line, ++lines;
+  EXPECT_EQ(lines, 2);
+  EXPECT_NE(last.find("\tSparseToeplitz="), std::string::npos) << last;
+  EXPECT_EQ(last.find("failed"), std::string::npos) << last;
   std::remove(path.c_str());
   clear_tuning_cache();
 }

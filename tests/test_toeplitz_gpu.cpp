@@ -4,7 +4,8 @@
 // reference over the problem table -- small integers exact, random floats
 // within the harness tolerance, outputs NaN-poisoned first and checked to be
 // fully written, on a caller's stream -- set_weights refills, run_transpose
-// against reference::conv_transpose, and the budget refusal. Every test skips
+// against reference::conv_transpose, and the budget refusals (the workspace
+// limit: NotSupported; the device's free memory: OutOfMemory). Every test skips
 // itself without a CUDA device.
 #include "harness.hpp"
 
@@ -460,6 +461,42 @@ TEST(ToeplitzGpu, PlanOverWorkspaceLimitIsRefusedWithTheBytes) {
   } catch (const Error& e) {
     EXPECT_EQ(e.status(), Status::NotSupported);
     EXPECT_NE(std::string(e.what()).find(std::to_string(in.total_bytes())), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ctx.workspace_allocated(), 0u);
+}
+
+// Within the workspace limit but over the device's free memory (held by
+// others): OutOfMemory naming the bytes, since it may pass later; nothing
+// allocated. Over the limit it stays NotSupported, memory short or not.
+TEST(ToeplitzGpu, PlanOverFreeMemoryIsOutOfMemoryWithinTheLimit) {
+  CONVKIT_REQUIRE_GPU();
+  Context ctx;
+  ctx.stream();
+  const ConvSpec spec = ConvSpec::conv2d().padding(2);
+  const Shape x{1, 8, 384, 384}, w{8, 8, 5, 5};
+  const toeplitz::Info in = toeplitz::info(spec, x, w, DType::F32);
+  struct Hog {
+    void* p = nullptr;
+    ~Hog() {
+      if (p) cudaFree(p);
+    }
+  } hog;
+  std::size_t free_bytes = 0, total = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free_bytes, &total), cudaSuccess);
+  const std::size_t leave = std::size_t(512) << 20;
+  ASSERT_GT(in.total_bytes(), leave);
+  ASSERT_GT(free_bytes, leave);
+  ASSERT_EQ(cudaMalloc(&hog.p, free_bytes - leave), cudaSuccess);
+  for (const bool limited : {false, true}) {
+    SCOPED_TRACE(limited ? "limit below the matrix" : "no limit");
+    ctx.set_workspace_limit(limited ? in.total_bytes() / 2 : std::numeric_limits<std::size_t>::max());
+    try {
+      ConvPlan plan(ctx, spec, x, w, DType::F32, Algorithm::SparseToeplitz);
+      ADD_FAILURE() << "plan accepted over the device's free memory";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), limited ? Status::NotSupported : Status::OutOfMemory) << e.what();
+      EXPECT_NE(std::string(e.what()).find(std::to_string(in.total_bytes())), std::string::npos) << e.what();
+    }
   }
   EXPECT_EQ(ctx.workspace_allocated(), 0u);
 }

@@ -65,7 +65,10 @@ class CONVKIT_EXPORT Context {
   bool tuning() const;
   /// A file that keeps tuning results across runs: read when set (a missing
   /// file is fine), appended to whenever a new key is tuned. Empty: memory only.
-  /// Throws InvalidArgument when an existing file cannot be parsed.
+  /// A malformed line (not exactly what convkit writes) is skipped with a
+  /// warning on stderr naming the file, the line and what is wrong; its key is
+  /// then timed again. Failures that may pass (out of memory, workspace) are
+  /// not written, so a later process times those candidates again.
   void set_tuning_file(const std::string& path);
   const std::string& tuning_file() const;
   /// When on, Algorithm::Auto chooses only algorithms whose results are

@@ -693,6 +693,8 @@ struct Triplet {
   std::int64_t r, c;
   T v;
 };
+static_assert(sizeof(Triplet<float>) == 24 && sizeof(Triplet<double>) == 24,
+              "read_matrix_market's documented budget counts 24 bytes per declared entry");
 
 // Hands out the lines of the input with their 1-based numbers.
 class MmLines {
@@ -753,7 +755,8 @@ std::int64_t parse_count(std::string_view tok, std::int64_t line, const char* na
   if (!all_digits(tok)) fail(line, detail::msg(name, " '", tok, "' is not a non-negative decimal integer"));
   std::int64_t v = 0;
   const auto r = std::from_chars(tok.data(), tok.data() + tok.size(), v);
-  if (r.ec != std::errc()) fail(line, detail::msg(name, " '", tok, "' is out of range (at most ", detail::kI64Max, ")"));
+  if (r.ec != std::errc())
+    fail(line, detail::msg(name, " '", tok, "' is out of range (at most ", detail::kI64Max, ")"));
   return v;
 }
 
@@ -971,7 +974,8 @@ namespace {
 template <class T>
 const ToeplitzDeviceStorage<T>& checked(const std::unique_ptr<ToeplitzDeviceStorage<T>>& s, const char* what) {
   CONVKIT_EXPECTS(s != nullptr, Status::InvalidArgument, "DeviceMatrix::", what,
-                  ": the matrix is empty (default-constructed, or used after move); assign one from build_device() first");
+                  ": the matrix is empty (default-constructed, or used after move); assign one from build_device() "
+                  "first");
   return *s;
 }
 }  // namespace

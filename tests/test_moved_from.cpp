@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -23,7 +24,8 @@ void expect_invalid(const std::function<void()>& call, std::initializer_list<std
     ADD_FAILURE() << "no error; expected one holding '" << *pieces.begin() << "'";
   } catch (const Error& e) {
     EXPECT_EQ(e.status(), Status::InvalidArgument) << e.what();
-    for (const auto& p : pieces) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "'" << p << "' missing from: " << e.what();
+    for (const auto& p : pieces)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "'" << p << "' missing from: " << e.what();
   }
 }
 

@@ -160,41 +160,53 @@ ConvPlan::~ConvPlan() = default;
 ConvPlan::ConvPlan(ConvPlan&&) noexcept = default;
 ConvPlan& ConvPlan::operator=(ConvPlan&&) noexcept = default;
 
+namespace {
+// A moved-from plan has no implementation; every member call goes through
+// here so that it throws instead of dereferencing null.
+detail::PlanImpl& live(const std::unique_ptr<detail::PlanImpl>& impl, const char* what) {
+  CONVKIT_EXPECTS(impl != nullptr, Status::InvalidArgument, "ConvPlan::", what,
+                  ": used after move (a moved-from plan holds nothing until a plan is assigned to it)");
+  return *impl;
+}
+}  // namespace
+
 void ConvPlan::set_weights(TensorArg w, TensorArg bias) {
-  const ConvProblem& p = impl_->problem();
-  detail::check_tensor(w, "w", impl_->dtype(), Location::Device, p.w_shape(), false);
-  detail::check_bias(bias, p.has_bias, impl_->dtype(), Location::Device, p.K);
-  impl_->set_weights(w.data, bias.present ? bias.data : nullptr);
-  impl_->bound_w = w;
-  impl_->bound_b = bias;
+  detail::PlanImpl& impl = live(impl_, "set_weights");
+  const ConvProblem& p = impl.problem();
+  detail::check_tensor(w, "w", impl.dtype(), Location::Device, p.w_shape(), false);
+  detail::check_bias(bias, p.has_bias, impl.dtype(), Location::Device, p.K);
+  impl.set_weights(w.data, bias.present ? bias.data : nullptr);
+  impl.bound_w = w;
+  impl.bound_b = bias;
 }
 
 void ConvPlan::run(TensorArg x, TensorArg y) {
-  const ConvProblem& p = impl_->problem();
-  CONVKIT_EXPECTS(impl_->has_weights(), Status::InvalidArgument, "ConvPlan::run: call set_weights first");
-  detail::check_tensor(x, "x", impl_->dtype(), Location::Device, p.x_shape(), false);
-  detail::check_tensor(y, "y", impl_->dtype(), Location::Device, p.y_shape(), true);
+  detail::PlanImpl& impl = live(impl_, "run");
+  const ConvProblem& p = impl.problem();
+  CONVKIT_EXPECTS(impl.has_weights(), Status::InvalidArgument, "ConvPlan::run: call set_weights first");
+  detail::check_tensor(x, "x", impl.dtype(), Location::Device, p.x_shape(), false);
+  detail::check_tensor(y, "y", impl.dtype(), Location::Device, p.y_shape(), true);
   detail::check_no_overlap(y, "y", x, "x");
-  detail::check_no_overlap(y, "y", impl_->bound_w, "the plan's weights");
-  detail::check_no_overlap(y, "y", impl_->bound_b, "the plan's bias");
-  impl_->run(x.data, const_cast<void*>(y.data));
+  detail::check_no_overlap(y, "y", impl.bound_w, "the plan's weights");
+  detail::check_no_overlap(y, "y", impl.bound_b, "the plan's bias");
+  impl.run(x.data, const_cast<void*>(y.data));
 }
 
 void ConvPlan::run_transpose(TensorArg y, TensorArg x) {
-  const ConvProblem& p = impl_->problem();
-  CONVKIT_EXPECTS(impl_->has_weights(), Status::InvalidArgument,
-                  "ConvPlan::run_transpose: call set_weights first");
-  detail::check_tensor(y, "dy", impl_->dtype(), Location::Device, p.y_shape(), false);
-  detail::check_tensor(x, "dx", impl_->dtype(), Location::Device, p.x_shape(), true);
+  detail::PlanImpl& impl = live(impl_, "run_transpose");
+  const ConvProblem& p = impl.problem();
+  CONVKIT_EXPECTS(impl.has_weights(), Status::InvalidArgument, "ConvPlan::run_transpose: call set_weights first");
+  detail::check_tensor(y, "dy", impl.dtype(), Location::Device, p.y_shape(), false);
+  detail::check_tensor(x, "dx", impl.dtype(), Location::Device, p.x_shape(), true);
   detail::check_no_overlap(x, "dx", y, "dy");
-  detail::check_no_overlap(x, "dx", impl_->bound_w, "the plan's weights");
-  impl_->run_transpose(y.data, const_cast<void*>(x.data));
+  detail::check_no_overlap(x, "dx", impl.bound_w, "the plan's weights");
+  impl.run_transpose(y.data, const_cast<void*>(x.data));
 }
 
-const ConvProblem& ConvPlan::problem() const { return impl_->problem(); }
-Algorithm ConvPlan::algorithm() const { return impl_->algorithm(); }
-DType ConvPlan::dtype() const { return impl_->dtype(); }
-std::size_t ConvPlan::workspace_bytes() const { return impl_->workspace_bytes(); }
-std::string ConvPlan::variant() const { return impl_->variant(); }
+const ConvProblem& ConvPlan::problem() const { return live(impl_, "problem").problem(); }
+Algorithm ConvPlan::algorithm() const { return live(impl_, "algorithm").algorithm(); }
+DType ConvPlan::dtype() const { return live(impl_, "dtype").dtype(); }
+std::size_t ConvPlan::workspace_bytes() const { return live(impl_, "workspace_bytes").workspace_bytes(); }
+std::string ConvPlan::variant() const { return live(impl_, "variant").variant(); }
 
 }  // namespace convkit

@@ -8,6 +8,7 @@
 // under the host or the device policy.
 #include <convkit/toeplitz.hpp>
 
+#include "arith.hpp"
 #include "check.hpp"
 #include "context_state.hpp"
 #include "indexing.cuh"
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdint>
 #include <fstream>
 #include <iomanip>
@@ -24,6 +26,7 @@
 #include <numeric>
 #include <ostream>
 #include <sstream>
+#include <string_view>
 #include <tuple>
 #include <utility>
 
@@ -459,53 +462,117 @@ Matrix<T>::Matrix(Matrix&&) noexcept = default;
 template <class T>
 Matrix<T>& Matrix<T>::operator=(Matrix&&) noexcept = default;
 
+namespace {
+
+// A moved-from Matrix has no storage; every member but assignment and the
+// destructor goes through here so that it throws instead of dereferencing null.
 template <class T>
-const Info& Matrix<T>::info() const { return s_->info; }
+ToeplitzHostStorage<T>& live(const std::unique_ptr<ToeplitzHostStorage<T>>& s, const char* what) {
+  CONVKIT_EXPECTS(s != nullptr, Status::InvalidArgument, "Matrix::", what,
+                  ": used after move (a moved-from Matrix holds no matrix until one is assigned to it)");
+  return *s;
+}
+
+// Index check of the accessors: i in [0, end) (or [0, end] when inclusive).
+void check_index(const char* what, const char* name, std::int64_t i, std::int64_t end, const char* end_name,
+                 bool inclusive = false) {
+  const bool ok = i >= 0 && (inclusive ? i <= end : i < end);
+  CONVKIT_EXPECTS(ok, Status::InvalidArgument, "Matrix::", what, ": ", name, " = ", i, " is outside ",
+                  inclusive ? "[0, " : "[0, ", end_name, inclusive ? "] = [0, " : ") = [0, ", end,
+                  inclusive ? "]" : ")");
+}
+
+// Calls f(row_ptr, cols, values) with the typed CSR arrays: the library's own
+// loops read these directly rather than through the checked accessors.
+template <class T, class F>
+decltype(auto) with_csr(ToeplitzHostStorage<T>& s, F&& f) {
+  return detail::toeplitz::with_index(s.info.index_width, [&](auto tag) -> decltype(auto) {
+    using I = decltype(tag);
+    const I* rp = s.template row_ptr<I>().data();
+    const I* ci = s.template cols<I>().data();
+    const T* v = s.values.data();
+    return f(rp, ci, v);
+  });
+}
+
+}  // namespace
+
 template <class T>
-std::int64_t Matrix<T>::rows() const { return s_->info.rows; }
+const Info& Matrix<T>::info() const { return live(s_, "info").info; }
 template <class T>
-std::int64_t Matrix<T>::cols() const { return s_->info.cols; }
+std::int64_t Matrix<T>::rows() const { return live(s_, "rows").info.rows; }
 template <class T>
-std::int64_t Matrix<T>::nnz() const { return s_->info.nnz; }
+std::int64_t Matrix<T>::cols() const { return live(s_, "cols").info.cols; }
 template <class T>
-double Matrix<T>::density() const { return s_->info.density(); }
+std::int64_t Matrix<T>::nnz() const { return live(s_, "nnz").info.nnz; }
 template <class T>
-std::size_t Matrix<T>::bytes() const { return s_->info.matrix_bytes; }
+double Matrix<T>::density() const { return live(s_, "density").info.density(); }
 template <class T>
-IndexWidth Matrix<T>::index_width() const { return s_->info.index_width; }
+std::size_t Matrix<T>::bytes() const { return live(s_, "bytes").info.matrix_bytes; }
 template <class T>
-const T* Matrix<T>::values() const { return s_->values.data(); }
+IndexWidth Matrix<T>::index_width() const { return live(s_, "index_width").info.index_width; }
 template <class T>
-const std::int32_t* Matrix<T>::row_ptr_i32() const { return s_->wide() ? nullptr : s_->row_ptr32.data(); }
+const T* Matrix<T>::values() const { return live(s_, "values").values.data(); }
 template <class T>
-const std::int32_t* Matrix<T>::col_ind_i32() const { return s_->wide() ? nullptr : s_->cols32.data(); }
+const std::int32_t* Matrix<T>::row_ptr_i32() const {
+  auto& s = live(s_, "row_ptr_i32");
+  return s.wide() ? nullptr : s.row_ptr32.data();
+}
 template <class T>
-const std::int64_t* Matrix<T>::row_ptr_i64() const { return s_->wide() ? s_->row_ptr64.data() : nullptr; }
+const std::int32_t* Matrix<T>::col_ind_i32() const {
+  auto& s = live(s_, "col_ind_i32");
+  return s.wide() ? nullptr : s.cols32.data();
+}
 template <class T>
-const std::int64_t* Matrix<T>::col_ind_i64() const { return s_->wide() ? s_->cols64.data() : nullptr; }
+const std::int64_t* Matrix<T>::row_ptr_i64() const {
+  auto& s = live(s_, "row_ptr_i64");
+  return s.wide() ? s.row_ptr64.data() : nullptr;
+}
+template <class T>
+const std::int64_t* Matrix<T>::col_ind_i64() const {
+  auto& s = live(s_, "col_ind_i64");
+  return s.wide() ? s.cols64.data() : nullptr;
+}
 template <class T>
 std::int64_t Matrix<T>::row_begin(std::int64_t r) const {
-  return s_->wide() ? s_->row_ptr64[static_cast<std::size_t>(r)] : s_->row_ptr32[static_cast<std::size_t>(r)];
+  auto& s = live(s_, "row_begin");
+  check_index("row_begin", "r", r, s.info.rows, "rows()", true);
+  const auto i = static_cast<std::size_t>(r);
+  return s.wide() ? s.row_ptr64[i] : s.row_ptr32[i];
 }
 template <class T>
-std::int64_t Matrix<T>::row_end(std::int64_t r) const { return row_begin(r + 1); }
+std::int64_t Matrix<T>::row_end(std::int64_t r) const {
+  auto& s = live(s_, "row_end");
+  check_index("row_end", "r", r, s.info.rows, "rows()");
+  const auto i = static_cast<std::size_t>(r) + 1;
+  return s.wide() ? s.row_ptr64[i] : s.row_ptr32[i];
+}
 template <class T>
 std::int64_t Matrix<T>::col(std::int64_t j) const {
-  return s_->wide() ? s_->cols64[static_cast<std::size_t>(j)] : s_->cols32[static_cast<std::size_t>(j)];
+  auto& s = live(s_, "col");
+  check_index("col", "j", j, s.info.nnz, "nnz()");
+  const auto i = static_cast<std::size_t>(j);
+  return s.wide() ? s.cols64[i] : s.cols32[i];
 }
 template <class T>
-T Matrix<T>::value(std::int64_t j) const { return s_->values[static_cast<std::size_t>(j)]; }
+T Matrix<T>::value(std::int64_t j) const {
+  auto& s = live(s_, "value");
+  check_index("value", "j", j, s.info.nnz, "nnz()");
+  return s.values[static_cast<std::size_t>(j)];
+}
 template <class T>
-bool Matrix<T>::has_source_map() const { return s_->has_map; }
+bool Matrix<T>::has_source_map() const { return live(s_, "has_source_map").has_map; }
 
 template <class T>
 std::vector<std::int64_t> Matrix<T>::source_taps(std::int64_t j) const {
+  auto& s = live(s_, "source_taps");
+  check_index("source_taps", "j", j, s.info.nnz, "nnz()");
   std::vector<std::int64_t> r;
-  if (!s_->has_map) return r;
-  return detail::toeplitz::with_index(s_->info.index_width, [&](auto tag) {
+  if (!s.has_map) return r;
+  return detail::toeplitz::with_index(s.info.index_width, [&](auto tag) {
     using I = decltype(tag);
-    auto& taps = s_->template taps<I>();
-    auto& tp = s_->template tap_ptr<I>();
+    auto& taps = s.template taps<I>();
+    auto& tp = s.template tap_ptr<I>();
     const auto jj = static_cast<std::size_t>(j);
     if (tp.empty()) {
       r.push_back(taps[jj]);
@@ -519,71 +586,92 @@ std::vector<std::int64_t> Matrix<T>::source_taps(std::int64_t j) const {
 
 template <class T>
 std::vector<T> Matrix<T>::to_dense(std::int64_t max_elements) const {
-  const double elems = static_cast<double>(rows()) * static_cast<double>(cols());
-  CONVKIT_EXPECTS(elems <= static_cast<double>(max_elements), Status::NotSupported, "to_dense: the ", rows(), " x ",
-                  cols(), " matrix has ", elems, " elements, over the limit of ", max_elements,
+  auto& s = live(s_, "to_dense");
+  const std::int64_t rows = s.info.rows, cols = s.info.cols;
+  const std::int64_t elems = detail::mul_sat(rows, cols);
+  CONVKIT_EXPECTS(elems <= max_elements, Status::NotSupported, "to_dense: the ", rows, " x ", cols,
+                  " matrix has ", static_cast<double>(rows) * static_cast<double>(cols),
+                  " elements, over the limit of ", max_elements,
                   "; use the CSR arrays or write_matrix_market for large matrices");
-  std::vector<T> d(static_cast<std::size_t>(rows() * cols()), T(0));
-  for (std::int64_t r = 0; r < rows(); ++r)
-    for (std::int64_t j = row_begin(r); j < row_end(r); ++j)
-      d[static_cast<std::size_t>(r * cols() + col(j))] = value(j);
+  std::vector<T> d;
+  detail::host_resize(d, elems, "to_dense");
+  with_csr(s, [&](const auto* rp, const auto* ci, const T* v) {
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (auto j = rp[r]; j < rp[r + 1]; ++j) d[static_cast<std::size_t>(r * cols + ci[j])] = v[j];
+  });
   return d;
 }
 
 template <class T>
 void Matrix<T>::multiply(const T* x, T* y) const {
-  CONVKIT_EXPECTS((x && y) || (rows() == 0 || cols() == 0), Status::InvalidArgument, "multiply: null x or y");
-  for (std::int64_t r = 0; r < rows(); ++r) {
-    double acc = 0.0;
-    for (std::int64_t j = row_begin(r); j < row_end(r); ++j)
-      acc += static_cast<double>(value(j)) * static_cast<double>(x[col(j)]);
-    y[r] = static_cast<T>(acc);
-  }
+  auto& s = live(s_, "multiply");
+  const std::int64_t rows = s.info.rows, cols = s.info.cols;
+  CONVKIT_EXPECTS((x && y) || (rows == 0 || cols == 0), Status::InvalidArgument, "multiply: null x or y");
+  with_csr(s, [&](const auto* rp, const auto* ci, const T* v) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      double acc = 0.0;
+      for (auto j = rp[r]; j < rp[r + 1]; ++j) acc += static_cast<double>(v[j]) * static_cast<double>(x[ci[j]]);
+      y[r] = static_cast<T>(acc);
+    }
+  });
 }
 
 template <class T>
 void Matrix<T>::multiply_transpose(const T* y, T* x) const {
-  CONVKIT_EXPECTS((x && y) || (rows() == 0 || cols() == 0), Status::InvalidArgument,
+  auto& s = live(s_, "multiply_transpose");
+  const std::int64_t rows = s.info.rows, cols = s.info.cols;
+  CONVKIT_EXPECTS((x && y) || (rows == 0 || cols == 0), Status::InvalidArgument,
                   "multiply_transpose: null x or y");
-  std::vector<double> acc(static_cast<std::size_t>(cols()), 0.0);
-  for (std::int64_t r = 0; r < rows(); ++r)
-    for (std::int64_t j = row_begin(r); j < row_end(r); ++j)
-      acc[static_cast<std::size_t>(col(j))] += static_cast<double>(value(j)) * static_cast<double>(y[r]);
-  for (std::int64_t c = 0; c < cols(); ++c) x[c] = static_cast<T>(acc[static_cast<std::size_t>(c)]);
+  std::vector<double> acc;
+  detail::host_resize(acc, cols, "multiply_transpose: the double accumulator of Tᵀ·y");
+  with_csr(s, [&](const auto* rp, const auto* ci, const T* v) {
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (auto j = rp[r]; j < rp[r + 1]; ++j)
+        acc[static_cast<std::size_t>(ci[j])] += static_cast<double>(v[j]) * static_cast<double>(y[r]);
+  });
+  for (std::int64_t c = 0; c < cols; ++c) x[c] = static_cast<T>(acc[static_cast<std::size_t>(c)]);
 }
 
 template <class T>
 void Matrix<T>::refill(TensorView<const T> w) {
-  CONVKIT_EXPECTS(s_->has_map, Status::NotSupported,
+  auto& s = live(s_, "refill");
+  CONVKIT_EXPECTS(s.has_map, Status::NotSupported,
                   "refill: this matrix has no source-tap map (it was read from a file, not built)");
-  detail::toeplitz::check_weights<T>(w, s_->info.problem, Location::Host, "refill");
-  detail::toeplitz::with_index(s_->info.index_width, [&](auto tag) {
+  detail::toeplitz::check_weights<T>(w, s.info.problem, Location::Host, "refill");
+  detail::toeplitz::with_index(s.info.index_width, [&](auto tag) {
     using I = decltype(tag);
     detail::toeplitz::CsrRef<T, I> m;
-    m.values = s_->values.data();
-    m.tap_ptr = s_->info.single_tap ? nullptr : s_->template tap_ptr<I>().data();
-    m.taps = s_->template taps<I>().data();
-    m.rows = s_->info.rows;
-    m.nnz = s_->info.nnz;
-    m.n_taps = s_->info.taps;
+    m.values = s.values.data();
+    m.tap_ptr = s.info.single_tap ? nullptr : s.template tap_ptr<I>().data();
+    m.taps = s.template taps<I>().data();
+    m.rows = s.info.rows;
+    m.nnz = s.info.nnz;
+    m.n_taps = s.info.taps;
     detail::toeplitz::refill_host<T, I>(m, w.data);
   });
 }
 
 template <class T>
 void Matrix<T>::write_matrix_market(std::ostream& os) const {
+  auto& s = live(s_, "write_matrix_market");
   os << "%%MatrixMarket matrix coordinate real general\n";
-  if (s_->info.problem.dims > 0) os << "% convkit Toeplitz matrix of " << s_->info.problem << "\n";
-  os << rows() << " " << cols() << " " << nnz() << "\n";
+  if (s.info.problem.dims > 0) os << "% convkit Toeplitz matrix of " << s.info.problem << "\n";
+  os << s.info.rows << " " << s.info.cols << " " << s.info.nnz << "\n";
+  // max_digits10 makes every finite value, denormals and -0 included, read
+  // back bit for bit; nan and inf print as "nan", "inf", "-inf", which the
+  // reader accepts.
   const auto old = os.precision(std::numeric_limits<T>::max_digits10);
-  for (std::int64_t r = 0; r < rows(); ++r)
-    for (std::int64_t j = row_begin(r); j < row_end(r); ++j) os << r + 1 << " " << col(j) + 1 << " " << value(j) << "\n";
+  with_csr(s, [&](const auto* rp, const auto* ci, const T* v) {
+    for (std::int64_t r = 0; r < s.info.rows; ++r)
+      for (auto j = rp[r]; j < rp[r + 1]; ++j) os << r + 1 << " " << ci[j] + 1 << " " << v[j] << "\n";
+  });
   os.precision(old);
   CONVKIT_EXPECTS(os.good(), Status::InvalidArgument, "write_matrix_market: the stream failed while writing");
 }
 
 template <class T>
 void Matrix<T>::write_matrix_market(const std::string& path) const {
+  live(s_, "write_matrix_market");
   std::ofstream f(path);
   CONVKIT_EXPECTS(f.is_open(), Status::InvalidArgument, "write_matrix_market: cannot open '", path, "' for writing");
   write_matrix_market(f);
@@ -591,103 +679,276 @@ void Matrix<T>::write_matrix_market(const std::string& path) const {
 
 namespace {
 
+// ------------------------------------------------------ Matrix Market reader
+//
+// The reader trusts nothing in the file: the declared size is budgeted
+// before anything is allocated, the entry list grows only as entries are
+// actually read, and every token must parse whole.
+
+template <class T>
+struct Triplet {
+  std::int64_t r, c;
+  T v;
+};
+static_assert(sizeof(Triplet<float>) == 24 && sizeof(Triplet<double>) == 24,
+              "read_matrix_market's documented budget counts 24 bytes per declared entry");
+
+// Hands out the lines of the input with their 1-based numbers.
+class MmLines {
+ public:
+  explicit MmLines(std::istream& is) : is_(is) {}
+  // The next line, '\r' stripped; false at the end of input.
+  bool raw(std::string& line) {
+    if (!std::getline(is_, line)) {
+      CONVKIT_EXPECTS(!is_.bad(), Status::InvalidArgument, "read_matrix_market: line ", n_ + 1,
+                      ": the stream failed while reading");
+      return false;
+    }
+    ++n_;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return true;
+  }
+  // The next line that is neither blank nor a '%' comment; false at the end.
+  bool content(std::string& line) {
+    while (raw(line)) {
+      const auto first = line.find_first_not_of(" \t");
+      if (first != std::string::npos && line[first] != '%') return true;
+    }
+    return false;
+  }
+  std::int64_t number() const { return n_; }
+
+ private:
+  std::istream& is_;
+  std::int64_t n_ = 0;
+};
+
+// Splits a line at blanks into at most kMax tokens; returns how many there
+// are, kMax meaning "kMax or more".
+constexpr int kMaxTokens = 6;
+int split(const std::string& line, std::string_view (&tok)[kMaxTokens]) {
+  int n = 0;
+  std::size_t i = 0;
+  while (n < kMaxTokens) {
+    i = line.find_first_not_of(" \t", i);
+    if (i == std::string::npos) break;
+    const std::size_t e = std::min(line.find_first_of(" \t", i), line.size());
+    tok[n++] = std::string_view(line).substr(i, e - i);
+    i = e;
+  }
+  return n;
+}
+
+[[noreturn]] void fail(std::int64_t line, const std::string& what) {
+  throw Error(Status::InvalidArgument, detail::msg("read_matrix_market: line ", line, ": ", what));
+}
+
+bool all_digits(std::string_view t) {
+  return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A non-negative decimal integer, the whole token.
+std::int64_t parse_count(std::string_view tok, std::int64_t line, const char* name) {
+  if (!all_digits(tok)) fail(line, detail::msg(name, " '", tok, "' is not a non-negative decimal integer"));
+  std::int64_t v = 0;
+  const auto r = std::from_chars(tok.data(), tok.data() + tok.size(), v);
+  if (r.ec != std::errc())
+    fail(line, detail::msg(name, " '", tok, "' is out of range (at most ", detail::kI64Max, ")"));
+  return v;
+}
+
+// A 1-based index in [1, n], the whole token; returned 0-based.
+std::int64_t parse_index(std::string_view tok, std::int64_t line, const char* name, std::int64_t n,
+                         const char* n_name) {
+  const std::int64_t v = parse_count(tok, line, name);
+  if (v < 1 || v > n)
+    fail(line, detail::msg(name, " '", tok, "' is outside [1, ", n, "] (1-based, the ", n_name,
+                           " the size line declares)"));
+  return v - 1;
+}
+
+// A value: for a real field a decimal floating-point number, nan, inf or
+// -inf parsed directly as T (no rounding through double for float), for an
+// integer field a decimal integer; the whole token either way.
+template <class T>
+T parse_value(std::string_view tok, std::int64_t line, bool integer_field) {
+  const char* b = tok.data();
+  const char* e = b + tok.size();
+  if (integer_field) {
+    const bool neg = !tok.empty() && tok[0] == '-';
+    if (!all_digits(tok.substr(neg ? 1 : 0)))
+      fail(line, detail::msg("value '", tok, "' is not a decimal integer (the field is integer)"));
+    std::int64_t v = 0;
+    const auto r = std::from_chars(b, e, v);
+    if (r.ec != std::errc())
+      fail(line, detail::msg("value '", tok, "' is out of range (a 64-bit integer; the field is integer)"));
+    return static_cast<T>(v);
+  }
+  T v{};
+  const auto r = std::from_chars(b, e, v, std::chars_format::general);
+  if (r.ec == std::errc::result_out_of_range)
+    fail(line, detail::msg("value '", tok, "' is out of range for ", dtype_name(dtype_v<T>)));
+  if (r.ec != std::errc() || r.ptr != e)
+    fail(line, detail::msg("value '", tok, "' is not a decimal number, nan, inf or -inf"));
+  return v;
+}
+
 template <class T, class I>
-std::unique_ptr<ToeplitzHostStorage<T>> csr_from_triplets(std::int64_t rows, std::int64_t cols,
-                                                          std::vector<std::tuple<std::int64_t, std::int64_t, T>>& e,
+std::unique_ptr<ToeplitzHostStorage<T>> csr_from_triplets(std::int64_t rows, std::vector<Triplet<T>>& e,
                                                           const Info& info) {
-  std::sort(e.begin(), e.end(), [](const auto& a, const auto& b) {
-    return std::get<0>(a) != std::get<0>(b) ? std::get<0>(a) < std::get<0>(b) : std::get<1>(a) < std::get<1>(b);
+  std::sort(e.begin(), e.end(), [](const Triplet<T>& a, const Triplet<T>& b) {
+    return a.r != b.r ? a.r < b.r : a.c < b.c;
   });
+  std::size_t unique = 0;
+  for (std::size_t i = 0; i < e.size(); ++i) unique += i == 0 || e[i].r != e[i - 1].r || e[i].c != e[i - 1].c;
   auto s = std::make_unique<ToeplitzHostStorage<T>>();
   s->info = info;
   auto& rp = s->template row_ptr<I>();
   auto& ci = s->template cols<I>();
-  rp.assign(static_cast<std::size_t>(rows + 1), 0);
+  detail::host_resize(rp, detail::add_checked(rows, std::int64_t(1), "read_matrix_market: row offsets"),
+                      "read_matrix_market: row offsets");
+  detail::host_resize(ci, unique, "read_matrix_market: column indices");
+  detail::host_resize(s->values, unique, "read_matrix_market: values");
+  std::size_t k = 0;
   for (std::size_t i = 0; i < e.size(); ++i) {
-    const auto [r, c, v] = e[i];
-    if (i > 0 && std::get<0>(e[i - 1]) == r && std::get<1>(e[i - 1]) == c) {
-      s->values.back() += v;  // Matrix Market allows duplicates: they add up
+    if (i > 0 && e[i].r == e[i - 1].r && e[i].c == e[i - 1].c) {
+      s->values[k - 1] += e[i].v;  // Matrix Market allows duplicates: they add up
       continue;
     }
-    ci.push_back(static_cast<I>(c));
-    s->values.push_back(v);
-    ++rp[static_cast<std::size_t>(r + 1)];
+    ci[k] = static_cast<I>(e[i].c);
+    s->values[k] = e[i].v;
+    ++k;
+    ++rp[static_cast<std::size_t>(e[i].r + 1)];
   }
   std::partial_sum(rp.begin(), rp.end(), rp.begin());
-  s->info.nnz = static_cast<std::int64_t>(ci.size());
-  (void)cols;
+  s->info.nnz = static_cast<std::int64_t>(unique);
   return s;
 }
 
-std::string lower(std::string s) {
+std::string lower(std::string_view t) {
+  std::string s(t);
   for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return s;
 }
 
-}  // namespace
-
 template <class T>
-Matrix<T> Matrix<T>::read_matrix_market(std::istream& is) {
-  const Status bad = Status::InvalidArgument;
+Matrix<T> read_mm(std::istream& is, std::size_t max_bytes) {
+  using detail::add_sat;
+  using detail::bytes_sat;
+  MmLines lines(is);
   std::string line;
-  CONVKIT_EXPECTS(static_cast<bool>(std::getline(is, line)), bad, "read_matrix_market: empty input");
-  std::istringstream hs(line);
-  std::string banner, object, format, field, symmetry;
-  hs >> banner >> object >> format >> field >> symmetry;
-  CONVKIT_EXPECTS(lower(banner) == "%%matrixmarket", bad, "read_matrix_market: first line '", line,
-                  "' is not a %%MatrixMarket banner");
-  CONVKIT_EXPECTS(lower(object) == "matrix" && lower(format) == "coordinate", bad,
-                  "read_matrix_market: only 'matrix coordinate' is supported, got '", object, " ", format, "'");
-  CONVKIT_EXPECTS(lower(field) == "real" || lower(field) == "integer" || lower(field) == "double", bad,
-                  "read_matrix_market: field '", field, "' is not supported (real or integer)");
-  CONVKIT_EXPECTS(lower(symmetry) == "general", bad, "read_matrix_market: symmetry '", symmetry,
-                  "' is not supported (general only)");
-  while (std::getline(is, line)) {
-    const auto first = line.find_first_not_of(" \t\r");
-    if (first == std::string::npos || line[first] == '%') continue;
-    break;
-  }
-  std::int64_t rows = -1, cols = -1, entries = -1;
-  std::istringstream ss(line);
-  ss >> rows >> cols >> entries;
-  CONVKIT_EXPECTS(!ss.fail() && rows >= 0 && cols >= 0 && entries >= 0, bad, "read_matrix_market: size line '", line,
-                  "' must hold rows, cols and entries >= 0");
-  std::vector<std::tuple<std::int64_t, std::int64_t, T>> e;
-  e.reserve(static_cast<std::size_t>(std::min<std::int64_t>(entries, std::int64_t(1) << 26)));
+  std::string_view tok[kMaxTokens];
+  if (!lines.raw(line)) fail(1, "the input is empty (a Matrix Market file starts with a %%MatrixMarket banner)");
+  const int nb = split(line, tok);
+  if (nb == 0 || lower(tok[0]) != "%%matrixmarket")
+    fail(1, detail::msg("'", line, "' is not a %%MatrixMarket banner"));
+  if (nb != 5)
+    fail(1, detail::msg("banner '", line, "' must hold %%MatrixMarket, object, format, field and symmetry"));
+  if (lower(tok[1]) != "matrix" || lower(tok[2]) != "coordinate")
+    fail(1, detail::msg("'", tok[1], " ", tok[2], "' is not supported (matrix coordinate only)"));
+  const std::string field = lower(tok[3]);
+  if (field != "real" && field != "integer" && field != "double")
+    fail(1, detail::msg("field '", tok[3], "' is not supported (real, double or integer)"));
+  const bool integer_field = field == "integer";
+  if (lower(tok[4]) != "general") fail(1, detail::msg("symmetry '", tok[4], "' is not supported (general only)"));
+
+  if (!lines.content(line)) fail(lines.number(), "the input ends before the size line (rows, cols, entries)");
+  const std::int64_t size_line = lines.number();
+  const int ns = split(line, tok);
+  if (ns > 3) fail(size_line, detail::msg("junk '", tok[3], "' after rows, cols and entries on the size line"));
+  if (ns < 3) fail(size_line, detail::msg("size line '", line, "' must hold rows, cols and entries"));
+  const std::int64_t rows = parse_count(tok[0], size_line, "rows");
+  const std::int64_t cols = parse_count(tok[1], size_line, "cols");
+  const std::int64_t entries = parse_count(tok[2], size_line, "entries");
+
+  // Budget the declared size before allocating anything: the CSR arrays
+  // (entries bounds the nonzeros; duplicates only shrink them) and the entry
+  // list held while reading. Saturating: an absurd size compares as too big.
+  const bool wide = add_sat(rows, std::int64_t(1)) > detail::toeplitz::kI32Max || cols > detail::toeplitz::kI32Max ||
+                    add_sat(entries, std::int64_t(1)) > detail::toeplitz::kI32Max;
+  const std::size_t idx = wide ? 8 : 4;
+  const std::size_t csr = add_sat(add_sat(bytes_sat(entries, sizeof(T)), bytes_sat(entries, idx)),
+                                  bytes_sat(add_sat(rows, std::int64_t(1)), idx));
+  const std::size_t scratch = bytes_sat(entries, sizeof(Triplet<T>));
+  const std::size_t need = add_sat(csr, scratch);
+  CONVKIT_EXPECTS(need <= max_bytes, Status::NotSupported, "read_matrix_market: line ", size_line, ": the size line '",
+                  line, "' declares a ", rows, " x ", cols, " matrix with ", entries, " entries, which needs ", need,
+                  " bytes (", csr, " of CSR + ", scratch, " of entries held while reading), over the budget of ",
+                  max_bytes, " bytes (max_bytes)");
+
+  std::vector<Triplet<T>> e;
+  std::size_t n = 0;
   for (std::int64_t k = 0; k < entries; ++k) {
-    std::int64_t i = 0, j = 0;
-    double v = 0;
-    CONVKIT_EXPECTS(static_cast<bool>(is >> i >> j >> v), bad, "read_matrix_market: entry ", k + 1, " of ", entries,
-                    " is missing or malformed");
-    CONVKIT_EXPECTS(i >= 1 && i <= rows && j >= 1 && j <= cols, bad, "read_matrix_market: entry ", k + 1, " at (", i,
-                    ", ", j, ") lies outside the ", rows, " x ", cols, " matrix (indices are 1-based)");
-    e.emplace_back(i - 1, j - 1, static_cast<T>(v));
+    if (!lines.content(line))
+      fail(lines.number(), detail::msg("the input ends after ", k, " of the ", entries,
+                                       " entries the size line (line ", size_line, ") declares"));
+    const std::int64_t at = lines.number();
+    const int nt = split(line, tok);
+    if (nt > 3) fail(at, detail::msg("junk '", tok[3], "' after row, column and value of entry ", k + 1));
+    if (nt < 3) fail(at, detail::msg("entry ", k + 1, " '", line, "' must hold row, column and value"));
+    Triplet<T> t{parse_index(tok[0], at, "row", rows, "rows"), parse_index(tok[1], at, "column", cols, "cols"),
+                 parse_value<T>(tok[2], at, integer_field)};
+    // Grow with what is read, never with what is declared: a short file
+    // declaring many entries costs only what it holds.
+    if (n == e.size())
+      detail::host_resize(e, std::min<std::int64_t>(entries, std::max<std::int64_t>(4096, 2 * std::int64_t(n))),
+                          "read_matrix_market: entries");
+    e[n++] = t;
   }
+  if (lines.content(line))
+    fail(lines.number(), detail::msg("'", line, "' lies past the ", entries, " entries the size line (line ",
+                                     size_line, ") declares"));
+
   Info in;
   in.dtype = dtype_v<T>;
   in.rows = rows;
   in.cols = cols;
-  const bool wide = rows + 1 > detail::toeplitz::kI32Max || cols > detail::toeplitz::kI32Max ||
-                    entries + 1 > detail::toeplitz::kI32Max;
   in.index_width = wide ? IndexWidth::I64 : IndexWidth::I32;
-  auto s = wide ? csr_from_triplets<T, std::int64_t>(rows, cols, e, in)
-                : csr_from_triplets<T, std::int32_t>(rows, cols, e, in);
-  const std::size_t idx = wide ? 8 : 4;
+  auto s = wide ? csr_from_triplets<T, std::int64_t>(rows, e, in) : csr_from_triplets<T, std::int32_t>(rows, e, in);
   Info& f = s->info;
   f.taps = 0;
-  f.value_bytes = static_cast<std::size_t>(f.nnz) * sizeof(T);
-  f.col_bytes = static_cast<std::size_t>(f.nnz) * idx;
-  f.row_ptr_bytes = static_cast<std::size_t>(rows + 1) * idx;
-  f.matrix_bytes = f.value_bytes + f.col_bytes + f.row_ptr_bytes;
+  f.value_bytes = bytes_sat(f.nnz, sizeof(T));
+  f.col_bytes = bytes_sat(f.nnz, idx);
+  f.row_ptr_bytes = bytes_sat(add_sat(rows, std::int64_t(1)), idx);
+  f.matrix_bytes = add_sat(add_sat(f.value_bytes, f.col_bytes), f.row_ptr_bytes);
   f.map_bytes = 0;
   return Matrix<T>(std::move(s));
 }
 
+// A caller's stream may have exceptions enabled: the reader runs with them
+// off (reaching the end of the input is how it finds there is nothing more,
+// and a failure must surface as an Error, not std::ios_base::failure) and
+// puts the caller's mask back afterwards.
+class ExceptionsOff {
+ public:
+  explicit ExceptionsOff(std::istream& is) : is_(is), mask_(is.exceptions()) { is_.exceptions(std::ios::goodbit); }
+  ~ExceptionsOff() {
+    try {
+      is_.exceptions(mask_);  // throws when the state has a bit of the mask; the mask is set regardless
+    } catch (const std::exception&) {
+    }
+  }
+  ExceptionsOff(const ExceptionsOff&) = delete;
+  ExceptionsOff& operator=(const ExceptionsOff&) = delete;
+
+ private:
+  std::istream& is_;
+  std::ios::iostate mask_;
+};
+
+}  // namespace
+
 template <class T>
-Matrix<T> Matrix<T>::read_matrix_market(const std::string& path) {
+Matrix<T> Matrix<T>::read_matrix_market(std::istream& is, std::size_t max_bytes) {
+  ExceptionsOff guard(is);
+  return read_mm<T>(is, max_bytes);
+}
+
+template <class T>
+Matrix<T> Matrix<T>::read_matrix_market(const std::string& path, std::size_t max_bytes) {
   std::ifstream f(path);
   CONVKIT_EXPECTS(f.is_open(), Status::InvalidArgument, "read_matrix_market: cannot open '", path, "'");
-  return read_matrix_market(f);
+  return read_matrix_market(f, max_bytes);
 }
 
 template class Matrix<float>;
@@ -708,24 +969,34 @@ DeviceMatrix<T>& DeviceMatrix<T>::operator=(DeviceMatrix&&) noexcept = default;
 
 namespace {
 template <class T>
-const ToeplitzDeviceStorage<T>& checked(const std::unique_ptr<ToeplitzDeviceStorage<T>>& s) {
-  CONVKIT_EXPECTS(s != nullptr, Status::InvalidArgument, "DeviceMatrix: empty (default-constructed or moved-from)");
+const ToeplitzDeviceStorage<T>& checked(const std::unique_ptr<ToeplitzDeviceStorage<T>>& s, const char* what) {
+  CONVKIT_EXPECTS(s != nullptr, Status::InvalidArgument, "DeviceMatrix::", what,
+                  ": the matrix is empty (default-constructed, or used after move); assign one from build_device() "
+                  "first");
   return *s;
 }
 }  // namespace
 
 template <class T>
-const Info& DeviceMatrix<T>::info() const { return checked(s_).info; }
+const Info& DeviceMatrix<T>::info() const { return checked(s_, "info").info; }
 template <class T>
-const T* DeviceMatrix<T>::values() const { return checked(s_).values; }
+std::int64_t DeviceMatrix<T>::rows() const { return checked(s_, "rows").info.rows; }
 template <class T>
-const void* DeviceMatrix<T>::row_ptr() const { return checked(s_).row_ptr; }
+std::int64_t DeviceMatrix<T>::cols() const { return checked(s_, "cols").info.cols; }
 template <class T>
-const void* DeviceMatrix<T>::col_ind() const { return checked(s_).cols; }
+std::int64_t DeviceMatrix<T>::nnz() const { return checked(s_, "nnz").info.nnz; }
+template <class T>
+std::size_t DeviceMatrix<T>::bytes() const { return checked(s_, "bytes").info.matrix_bytes; }
+template <class T>
+const T* DeviceMatrix<T>::values() const { return checked(s_, "values").values; }
+template <class T>
+const void* DeviceMatrix<T>::row_ptr() const { return checked(s_, "row_ptr").row_ptr; }
+template <class T>
+const void* DeviceMatrix<T>::col_ind() const { return checked(s_, "col_ind").cols; }
 
 template <class T>
 void DeviceMatrix<T>::refill(TensorView<const T> w) {
-  const ToeplitzDeviceStorage<T>& s = checked(s_);
+  const ToeplitzDeviceStorage<T>& s = checked(s_, "refill");
   detail::toeplitz::check_weights<T>(w, s.info.problem, Location::Device, "DeviceMatrix::refill");
   cudaStream_t stream = s.ctx->stream();
   detail::toeplitz::with_index(s.info.index_width, [&](auto tag) {
@@ -736,21 +1007,25 @@ void DeviceMatrix<T>::refill(TensorView<const T> w) {
 
 template <class T>
 Matrix<T> DeviceMatrix<T>::to_host() const {
-  const ToeplitzDeviceStorage<T>& s = checked(s_);
+  const ToeplitzDeviceStorage<T>& s = checked(s_, "to_host");
   auto h = std::make_unique<ToeplitzHostStorage<T>>();
   h->info = s.info;
   h->has_map = true;
-  h->values.resize(static_cast<std::size_t>(s.info.nnz));
+  // The device had room for the matrix; the host may not: OutOfMemory, not bad_alloc.
+  detail::host_resize(h->values, s.info.nnz, "DeviceMatrix::to_host: values");
   detail::toeplitz::with_index(s.info.index_width, [&](auto tag) {
     using I = decltype(tag);
     auto& rp = h->template row_ptr<I>();
     auto& ci = h->template cols<I>();
     auto& tp = h->template tap_ptr<I>();
     auto& taps = h->template taps<I>();
-    rp.resize(static_cast<std::size_t>(s.info.rows + 1));
-    ci.resize(static_cast<std::size_t>(s.info.nnz));
-    taps.resize(static_cast<std::size_t>(s.info.taps));
-    if (!s.info.single_tap) tp.resize(static_cast<std::size_t>(s.info.nnz + 1));
+    detail::host_resize(rp, detail::add_checked(s.info.rows, std::int64_t(1), "DeviceMatrix::to_host: row offsets"),
+                        "DeviceMatrix::to_host: row offsets");
+    detail::host_resize(ci, s.info.nnz, "DeviceMatrix::to_host: column indices");
+    detail::host_resize(taps, s.info.taps, "DeviceMatrix::to_host: source-tap map");
+    if (!s.info.single_tap)
+      detail::host_resize(tp, detail::add_checked(s.info.nnz, std::int64_t(1), "DeviceMatrix::to_host: tap offsets"),
+                          "DeviceMatrix::to_host: tap offsets");
     cudaStream_t stream = s.ctx->stream();
     auto get = [&](void* dst, const void* src, std::size_t bytes) {
       if (bytes) CONVKIT_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream));

@@ -89,6 +89,9 @@ class PlanImpl;
 /// prepared form, such as the Toeplitz matrix, refreshes it there without
 /// rebuilding its structure). The plan keeps the views it is given: the
 /// caller keeps the weight memory alive while the plan uses it.
+/// Move-only. A moved-from plan holds nothing: every member call except
+/// assignment and the destructor throws InvalidArgument ("used after move")
+/// until a plan is assigned to it.
 class CONVKIT_EXPORT ConvPlan {
  public:
   /// Validates and prepares. May allocate and build on the device (the

@@ -96,6 +96,16 @@ inline constexpr std::int64_t kDenseLimit = std::int64_t(1) << 24;
 /// T in CSR on the host (0-based, rows sorted, column indices ascending and
 /// unique per row), with its source-tap map when built from a convolution.
 /// Move-only. T: float or double.
+///
+/// Checking: every accessor that takes an index (row_begin, row_end, col,
+/// value, source_taps) checks it and throws InvalidArgument naming the
+/// accessor, the index and the valid range; on the host the check costs a
+/// compare next to the call, and an unchecked read past the arrays would
+/// return garbage silently. Loops that need raw speed use the CSR arrays
+/// (values(), row_ptr_i32() ...), as the library's own products do.
+/// A moved-from Matrix holds nothing: every member except assignment and
+/// the destructor throws InvalidArgument ("used after move"); assigning a
+/// matrix to it makes it usable again.
 template <class T>
 class CONVKIT_EXPORT Matrix {
  public:
@@ -131,17 +141,19 @@ class CONVKIT_EXPORT Matrix {
   const std::int64_t* row_ptr_i64() const;
   const std::int64_t* col_ind_i64() const;
   /// Width-independent access: row r holds entries [row_begin(r), row_end(r)).
+  /// r in [0, rows()] (row_begin(rows()) == nnz()); else InvalidArgument.
   std::int64_t row_begin(std::int64_t r) const;
-  /// End of row r's entries (row_begin(r + 1)).
+  /// End of row r's entries (row_begin(r + 1)); r in [0, rows()), else InvalidArgument.
   std::int64_t row_end(std::int64_t r) const;
-  /// Column of entry j (0-based).
+  /// Column of entry j (0-based); j in [0, nnz()), else InvalidArgument.
   std::int64_t col(std::int64_t j) const;
-  /// Value of entry j.
+  /// Value of entry j; j in [0, nnz()), else InvalidArgument.
   T value(std::int64_t j) const;
 
   /// Whether the matrix carries its source-tap map (built, not read from a file).
   bool has_source_map() const;
-  /// Flat weight indices summed into nonzero j (empty without a map).
+  /// Flat weight indices summed into nonzero j (empty without a map); j in
+  /// [0, nnz()), else InvalidArgument (with or without a map).
   std::vector<std::int64_t> source_taps(std::int64_t j) const;
 
   /// Row-major dense copy, rows × cols. Throws NotSupported when rows·cols
@@ -162,11 +174,24 @@ class CONVKIT_EXPORT Matrix {
   /// As above into a file; throws InvalidArgument when it cannot be written.
   void write_matrix_market(const std::string& path) const;
   /// Reads a Matrix Market coordinate real / integer general matrix (entries in
-  /// any order; duplicates are summed). Throws InvalidArgument on a malformed
-  /// or unsupported file. The result has no source-tap map.
-  static Matrix read_matrix_market(std::istream& is);
+  /// any order; duplicates are summed). Reads back everything
+  /// write_matrix_market writes: finite values, -0, denormals and ±inf bit
+  /// for bit, NaN as the quiet NaN of its sign (text carries no payload).
+  /// Every token is parsed whole: indices are 1-based decimal integers,
+  /// values decimal numbers, `nan`, `inf` or `-inf` (hex and trailing junk
+  /// are refused), and there must be exactly as many entries as the size
+  /// line declares. The declared size is checked against `max_bytes` before
+  /// anything is allocated: the CSR arrays plus the entry list held while
+  /// reading (24 bytes per declared entry). The default is build()'s
+  /// (BuildOptions::max_bytes), so a file cannot make the reader take more
+  /// memory than a build would. Throws InvalidArgument on a malformed or
+  /// unsupported file (naming the line, the token and the rule),
+  /// NotSupported when the declared size is over `max_bytes` (naming the
+  /// bytes and the budget), OutOfMemory when host memory runs out. The
+  /// result has no source-tap map.
+  static Matrix read_matrix_market(std::istream& is, std::size_t max_bytes = BuildOptions{}.max_bytes);
   /// As above from a file; throws InvalidArgument when it cannot be opened.
-  static Matrix read_matrix_market(const std::string& path);
+  static Matrix read_matrix_market(const std::string& path, std::size_t max_bytes = BuildOptions{}.max_bytes);
 
   /// Internal: wraps storage made by the library (users get matrices from
   /// build(), DeviceMatrix::to_host() or read_matrix_market()).
@@ -178,7 +203,11 @@ class CONVKIT_EXPORT Matrix {
 
 /// T on the device (CSR, 0-based, sorted unique columns per row), built on a
 /// context's stream. Move-only; keeps the context's state alive; frees its
-/// memory stream-ordered.
+/// memory stream-ordered. A default-constructed or moved-from DeviceMatrix
+/// holds nothing: every member except assignment and the destructor throws
+/// InvalidArgument ("used after move") until a matrix is assigned to it.
+/// No accessor takes an element index (the arrays live on the device; read
+/// them through to_host()).
 template <class T>
 class CONVKIT_EXPORT DeviceMatrix {
  public:
@@ -195,13 +224,13 @@ class CONVKIT_EXPORT DeviceMatrix {
   /// Sizes and bytes, as toeplitz::info() computes them.
   const Info& info() const;
   /// K·ΠO.
-  std::int64_t rows() const { return info().rows; }
+  std::int64_t rows() const;
   /// C·ΠD.
-  std::int64_t cols() const { return info().cols; }
+  std::int64_t cols() const;
   /// Stored nonzeros.
-  std::int64_t nnz() const { return info().nnz; }
+  std::int64_t nnz() const;
   /// Bytes of values + column indices + row offsets (Info::matrix_bytes).
-  std::size_t bytes() const { return info().matrix_bytes; }
+  std::size_t bytes() const;
 
   /// Device pointers to the CSR arrays; the index arrays hold int32 or int64
   /// as info().index_width says.

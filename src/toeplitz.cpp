@@ -101,22 +101,14 @@ namespace {
 using ::convkit::toeplitz::IndexWidth;
 using ::convkit::toeplitz::Info;
 
-constexpr std::int64_t kI64Max = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kI32Max = std::numeric_limits<std::int32_t>::max();
-constexpr std::size_t kSizeMax = std::numeric_limits<std::size_t>::max();
 
-// Saturating arithmetic: sizes of absurd problems must still compare as "too
-// big" instead of wrapping around.
-std::int64_t mul_sat(std::int64_t a, std::int64_t b) {
-  if (a == 0 || b == 0) return 0;
-  return a > kI64Max / b ? kI64Max : a * b;
-}
-std::int64_t add_sat(std::int64_t a, std::int64_t b) { return a > kI64Max - b ? kI64Max : a + b; }
-std::size_t bytes_of(std::int64_t count, std::size_t elem) {
-  const auto c = static_cast<std::size_t>(count);
-  return c > kSizeMax / elem ? kSizeMax : c * elem;
-}
-std::size_t add_bytes(std::size_t a, std::size_t b) { return a > kSizeMax - b ? kSizeMax : a + b; }
+// Sizes of absurd problems must still compare as "too big" instead of
+// wrapping around: the saturating helpers of arith.hpp.
+using ::convkit::detail::add_sat;
+using ::convkit::detail::mul_sat;
+std::size_t bytes_of(std::int64_t count, std::size_t elem) { return ::convkit::detail::bytes_sat(count, elem); }
+std::size_t add_bytes(std::size_t a, std::size_t b) { return ::convkit::detail::add_sat(a, b); }
 
 // (folded input index, flipped tap) of every tap of output o on axis `slot`
 // that reads an input element, sorted by index (taps in kernel order within).
@@ -173,14 +165,15 @@ std::unique_ptr<ToeplitzHostStorage<T>> build_host_typed(const ConvProblem& p, c
   auto& cols = s->template cols<I>();
   auto& tp = s->template tap_ptr<I>();
   auto& taps = s->template taps<I>();
-  rp.resize(static_cast<std::size_t>(info.rows + 1));
-  cols.resize(static_cast<std::size_t>(info.nnz));
-  s->values.resize(static_cast<std::size_t>(info.nnz));
-  taps.resize(static_cast<std::size_t>(info.taps));
+  // The budget admitted these sizes; the host may still be short of memory.
+  host_resize(rp, add_sat(info.rows, std::int64_t(1)), "toeplitz::build: row offsets");
+  host_resize(cols, info.nnz, "toeplitz::build: column indices");
+  host_resize(s->values, info.nnz, "toeplitz::build: values");
+  host_resize(taps, info.taps, "toeplitz::build: source-tap map");
   std::vector<I> scratch;
   if (!info.single_tap) {
-    tp.resize(static_cast<std::size_t>(info.nnz + 1));
-    scratch.resize(static_cast<std::size_t>(info.rows + 1));
+    host_resize(tp, add_sat(info.nnz, std::int64_t(1)), "toeplitz::build: source-tap offsets");
+    host_resize(scratch, add_sat(info.rows, std::int64_t(1)), "toeplitz::build: row scratch");
   }
   CsrRef<T, I> m;
   m.row_ptr = rp.data();

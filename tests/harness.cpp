@@ -83,6 +83,44 @@ std::vector<ConvCase> problem_table() {
   add("3d_stride_dil_groups", ConvSpec::conv3d().stride({2, 1, 2}).dilation({1, 2, 1}).groups(2).padding(1), {1, 4, 7, 8, 9}, {4, 2, 3, 2, 3});
   add("3d_circular_conv_bias", ConvSpec::conv3d().padding(Padding::same()).boundary(B::Circular).mode(M::Convolution).bias(true), {1, 1, 6, 5, 4}, {2, 1, 3, 2, 3});
   add("3d_reflect", ConvSpec::conv3d().padding(1).boundary(B::Reflect), {1, 2, 4, 5, 3}, {1, 2, 2, 3, 3});
+  // Inputs of 1 and 2 samples per axis under each boundary that allows their
+  // padding (Circular: pad <= D, Reflect: pad < D, so Reflect on D = 1 takes
+  // none): the tiles, tables and folds degenerate to a single element here.
+  add("1d_D1_k1", ConvSpec::conv1d(), {1, 1, 1}, {1, 1, 1});
+  add("1d_D1_full_conv_k3", ConvSpec::conv1d().padding(Padding::full()).mode(M::Convolution), {2, 1, 1}, {1, 1, 3});
+  add("1d_D1_circular_pad1", ConvSpec::conv1d().padding(1).boundary(B::Circular), {1, 2, 1}, {2, 2, 3});
+  add("1d_D1_reflect_pad0", ConvSpec::conv1d().boundary(B::Reflect).bias(true), {1, 1, 1}, {3, 1, 1});
+  add("1d_D1_replicate_asym", ConvSpec::conv1d().padding(Padding::per_dim({{3, 2}})).boundary(B::Replicate), {1, 1, 1}, {1, 1, 4});
+  add("1d_D2_zeros_same_k4", ConvSpec::conv1d().padding(Padding::same()), {3, 1, 2}, {2, 1, 4});
+  add("1d_D2_circular_pad2_k5", ConvSpec::conv1d().padding(2).boundary(B::Circular), {1, 1, 2}, {1, 1, 5});
+  add("1d_D2_reflect_pad1_conv", ConvSpec::conv1d().padding(1).boundary(B::Reflect).mode(M::Convolution), {1, 2, 2}, {1, 2, 3});
+  add("1d_D2_replicate_full", ConvSpec::conv1d().padding(Padding::full()).boundary(B::Replicate), {1, 1, 2}, {2, 1, 3});
+  add("2d_D1x1_same_3x3", ConvSpec::conv2d().padding(Padding::same()), {1, 2, 1, 1}, {3, 2, 3, 3});
+  add("2d_D1x2_circular", ConvSpec::conv2d().padding(Padding::per_dim({{1, 0}, {1, 1}})).boundary(B::Circular), {1, 1, 1, 2}, {1, 1, 2, 3});
+  add("2d_D2x1_reflect", ConvSpec::conv2d().padding(Padding::per_dim({{1, 1}, {0, 0}})).boundary(B::Reflect).mode(M::Convolution), {2, 1, 2, 1}, {2, 1, 3, 1});
+  add("2d_D2x2_replicate_full", ConvSpec::conv2d().padding(Padding::full()).boundary(B::Replicate).bias(true), {1, 1, 2, 2}, {2, 1, 2, 3});
+  add("2d_D2x2_zeros_groups", ConvSpec::conv2d().padding(1).groups(2), {2, 2, 2, 2}, {4, 1, 3, 3});
+  add("3d_D1_zeros_asym", ConvSpec::conv3d().padding(Padding::per_dim({{0, 0}, {1, 0}, {1, 1}})), {1, 1, 1, 2, 1}, {2, 1, 1, 2, 3});
+  add("3d_D2_circular_pad2", ConvSpec::conv3d().padding(2).boundary(B::Circular), {1, 1, 2, 2, 2}, {1, 1, 3, 3, 3});
+  add("3d_D2x1x2_reflect", ConvSpec::conv3d().padding(Padding::per_dim({{1, 1}, {0, 0}, {1, 0}})).boundary(B::Reflect), {1, 1, 2, 1, 2}, {1, 1, 3, 1, 2});
+  add("3d_D1x2x2_replicate", ConvSpec::conv3d().padding(2).boundary(B::Replicate).mode(M::Convolution), {1, 2, 1, 2, 2}, {1, 2, 2, 3, 2});
+  // A 6x5 kernel: even along one axis, odd along the other (same padding
+  // splits them differently), and under a stride with wrap-around.
+  add("2d_k6x5_same_conv", ConvSpec::conv2d().padding(Padding::same()).mode(M::Convolution), {1, 2, 13, 11}, {3, 2, 6, 5});
+  add("2d_k6x5_same_xcorr_reflect", ConvSpec::conv2d().padding(Padding::same()).boundary(B::Reflect), {1, 1, 9, 8}, {1, 1, 6, 5});
+  add("2d_k6x5_stride2_circular", ConvSpec::conv2d().stride(2).padding(Padding::per_dim({{3, 2}, {2, 2}})).boundary(B::Circular), {2, 1, 9, 8}, {2, 1, 6, 5});
+  // Stride larger than the input: one or a few outputs, some of them reading
+  // padding only.
+  add("1d_stride_gt_input_replicate", ConvSpec::conv1d().stride(5).padding(Padding::per_dim({{2, 8}})).boundary(B::Replicate), {1, 1, 4}, {1, 1, 3});
+  add("1d_stride_gt_input_zeros", ConvSpec::conv1d().stride(5).padding(Padding::per_dim({{2, 8}})), {2, 1, 4}, {1, 1, 3});
+  add("2d_stride_gt_input", ConvSpec::conv2d().stride({5, 4}).padding(1).bias(true), {1, 2, 3, 2}, {2, 2, 2, 2});
+  add("3d_stride_gt_input_circular", ConvSpec::conv3d().stride({3, 4, 9}).padding(1).boundary(B::Circular), {1, 1, 2, 3, 4}, {1, 1, 2, 2, 2});
+  // Dilation together with stride, per dimension count and boundary.
+  add("1d_dil2_stride3_reflect", ConvSpec::conv1d().stride(3).dilation(2).padding(Padding::per_dim({{3, 1}})).boundary(B::Reflect), {2, 2, 29}, {3, 2, 4});
+  add("2d_dil_stride_bias", ConvSpec::conv2d().stride(2).dilation({2, 3}).padding(2).bias(true), {1, 3, 17, 15}, {2, 3, 3, 3});
+  add("2d_dil_stride_depthwise_replicate", ConvSpec::conv2d().groups(4).stride({3, 2}).dilation({2, 2}).padding(Padding::per_dim({{0, 3}, {2, 1}})).boundary(B::Replicate), {2, 4, 13, 12}, {4, 1, 3, 2});
+  add("3d_dil_stride_circular_asym", ConvSpec::conv3d().stride({2, 3, 1}).dilation({2, 1, 2}).padding(Padding::per_dim({{1, 2}, {0, 1}, {2, 0}})).boundary(B::Circular), {1, 2, 6, 7, 5}, {2, 2, 2, 3, 2});
+  add("3d_asym_pad_replicate_conv", ConvSpec::conv3d().padding(Padding::per_dim({{0, 2}, {3, 0}, {1, 2}})).boundary(B::Replicate).mode(M::Convolution), {1, 1, 4, 5, 3}, {1, 1, 2, 3, 2});
   return t;
 }
 

@@ -42,8 +42,10 @@ struct ConvCase {
 
 /// The problem table every algorithm is checked on: 1-D / 2-D / 3-D, 1x1,
 /// N = 1 and N up to 8, odd and prime sizes, kernel equal to the input,
-/// stride > kernel, dilation, asymmetric padding, named paddings, groups and
-/// depthwise, every boundary mode and both modes, bias, and N = 0.
+/// stride > kernel, stride > input, dilation (alone and with stride),
+/// asymmetric padding, named paddings, groups and depthwise, every boundary
+/// mode and both modes, bias, N = 0, inputs of 1 and 2 samples per axis
+/// under each boundary that allows their padding, and a 6x5 kernel.
 std::vector<ConvCase> problem_table();
 
 /// Reference output of a case, and the per-element magnitude Σ|x·w| of the

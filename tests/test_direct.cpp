@@ -4,9 +4,11 @@
 // reported by supports(), and -- the main check -- every kernel variant's
 // block program run on the CPU thread by thread, phase by phase (as the GPU
 // runs it between barriers), compared with the reference over the problem
-// table and shapes that route to each fast variant.
+// table, the regression file's runnable shapes and shapes that route to each
+// fast variant.
 #include "direct.hpp"
 #include "harness.hpp"
+#include "regressions.hpp"
 
 #include <cmath>
 #include <limits>
@@ -161,6 +163,17 @@ TEST(DirectBlockPrograms, ExactWithSmallIntegersF32) { check_all<float>(false); 
 TEST(DirectBlockPrograms, ExactWithSmallIntegersF64) { check_all<double>(false); }
 TEST(DirectBlockPrograms, RandomFloatsWithinToleranceF32) { check_all<float>(true); }
 TEST(DirectBlockPrograms, RandomFloatsWithinToleranceF64) { check_all<double>(true); }
+
+// Every "run" entry of the regression file, on every variant that serves it.
+template <class T>
+void check_regressions(bool floats) {
+  for (const ConvCase& c : regression_cases(RegressionUse::Run))
+    check_variants_on<T>("regression " + c.name, c.spec, c.x, c.w, floats, nullptr);
+}
+
+TEST(DirectBlockPrograms, RegressionShapesExactF32) { check_regressions<float>(false); }
+TEST(DirectBlockPrograms, RegressionShapesExactF64) { check_regressions<double>(false); }
+TEST(DirectBlockPrograms, RegressionShapesRandomFloatsF32) { check_regressions<float>(true); }
 
 TEST(DirectIndexing, FoldClampedMatchesFoldInsideAndZeroOutside) {
   const std::int64_t D = 5, lo = 2, hi = 3;

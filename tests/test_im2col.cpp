@@ -5,6 +5,7 @@
 // whole problem table; the workspace formulas and chunking rule; variant
 // selection; and the argument checks that fire before any device work.
 #include "harness.hpp"
+#include "regressions.hpp"
 
 #include "im2col.cuh"
 #include "im2col_gemm.hpp"
@@ -76,25 +77,38 @@ HostTensor<T> host_im2col_gemm(const ConvProblem& p, const HostTensor<T>& x, con
   return y;
 }
 
+// One case, small integers, exact, in chunks of one image, three, and all;
+// seeds seed + 1 .. seed + 3.
+template <class T>
+void check_case_exact(const ConvCase& c, std::uint64_t seed) {
+  SCOPED_TRACE(c.name + " seed " + std::to_string(seed));
+  const ConvProblem p = c.spec.problem(c.x, c.w);
+  const HostTensor<T> x = random_ints<T>(c.x, seed + 1), w = random_ints<T>(c.w, seed + 2);
+  HostTensor<T> b = random_ints<T>(Shape{p.K}, seed + 3);
+  const HostTensor<T>* bias = p.has_bias ? &b : nullptr;
+  const Expected<T> e = expected_output<T>(c.spec, x, w, bias);
+  for (std::int64_t chunk : {std::int64_t(1), std::int64_t(3), std::max<std::int64_t>(p.N, 1)}) {
+    SCOPED_TRACE("chunk " + std::to_string(chunk));
+    EXPECT_TRUE(compare(host_im2col_gemm(p, x, w, bias, chunk), e.y, nullptr, 0.0));
+  }
+}
+
 template <class T>
 void check_table_exact() {
   std::uint64_t seed = 1000;
-  for (const ConvCase& c : problem_table()) {
-    SCOPED_TRACE(c.name);
-    const ConvProblem p = c.spec.problem(c.x, c.w);
-    const HostTensor<T> x = random_ints<T>(c.x, ++seed), w = random_ints<T>(c.w, ++seed);
-    HostTensor<T> b = random_ints<T>(Shape{p.K}, ++seed);
-    const HostTensor<T>* bias = p.has_bias ? &b : nullptr;
-    const Expected<T> e = expected_output<T>(c.spec, x, w, bias);
-    for (std::int64_t chunk : {std::int64_t(1), std::int64_t(3), std::max<std::int64_t>(p.N, 1)}) {
-      SCOPED_TRACE("chunk " + std::to_string(chunk));
-      EXPECT_TRUE(compare(host_im2col_gemm(p, x, w, bias, chunk), e.y, nullptr, 0.0));
-    }
-  }
+  for (const ConvCase& c : problem_table()) check_case_exact<T>(c, seed += 3);
 }
 
 TEST(Im2colHost, ExactOverProblemTableF32) { check_table_exact<float>(); }
 TEST(Im2colHost, ExactOverProblemTableF64) { check_table_exact<double>(); }
+
+TEST(Im2colHost, ExactOnRegressionShapes) {
+  std::uint64_t seed = 3000;
+  for (const ConvCase& c : regression_cases(RegressionUse::Run)) {
+    check_case_exact<float>(c, seed += 3);
+    check_case_exact<double>(c, seed += 3);
+  }
+}
 
 TEST(Im2colHost, RandomFloatsWithinToleranceF64) {
   std::uint64_t seed = 2000;

@@ -6,6 +6,7 @@
 // exact), the closed-form sizes, value refills, index widths, Matrix Market
 // round trips, the dense view, and the memory-budget refusals.
 #include "harness.hpp"
+#include "regressions.hpp"
 
 #include "indexing.cuh"
 #include "toeplitz.cuh"
@@ -145,6 +146,14 @@ TEST(Toeplitz, HostBuildMatchesReferenceOverProblemTableF32) {
 TEST(Toeplitz, HostBuildMatchesReferenceOverProblemTableF64) {
   std::uint64_t seed = 2000;
   for (const ConvCase& c : problem_table()) check_case<double>(c, seed += 10);
+}
+
+TEST(Toeplitz, HostBuildMatchesReferenceOnRegressionShapes) {
+  std::uint64_t seed = 3000;
+  for (const ConvCase& c : regression_cases(RegressionUse::Run)) {
+    check_case<float>(c, seed += 10);
+    check_case<double>(c, seed += 10);
+  }
 }
 
 TEST(Toeplitz, ClassicSignalOfFiveKernelOfThree) {

@@ -381,6 +381,17 @@ CONVKIT_HD bool aligned16(const T* p) {
   return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
 }
 
+/// Whether rows of `row_len` elements laid end to end from `base` may be
+/// moved as kTileAlign-element chunks with 16-byte vector accesses: `base` is
+/// 16-byte aligned and every row starts a whole number of chunks after it.
+/// Validation only guarantees element alignment (a view may start 1..3
+/// elements into an aligned allocation), so this is decided at run time from
+/// the pointer; when it fails the tile moves element by element instead.
+template <class T>
+CONVKIT_HD bool vector_rows(const T* base, i64 row_len) {
+  return row_len % kTileAlign == 0 && aligned16(base);
+}
+
 /// One step of row_taps: chunk c (c % (ring length / U) == Ph) of U taps.
 /// On entry ring slot (c·U + i) % (R + U) holds s[c·U + i] for i < R; the
 /// step loads s[c·U + R .. + U) into the free slots and the U taps, then
@@ -480,7 +491,7 @@ CONVKIT_HD void load_tile_chunks(const DirectGeom& g, const ConvProblem& p, cons
                                  T* sx) {
   constexpr int V = kTileAlign;
   const i64 W = p.in[2];
-  const bool vec = W % V == 0 && aligned16(xp);
+  const bool vec = vector_rows(xp, W);
   const int cw = static_cast<int>(g.in_w / V), total = static_cast<int>(g.in_h) * cw;
   const int pitch = static_cast<int>(g.pitch);
   if (vec && by >= 0 && by + g.in_h <= p.in[1] && bx >= 0 && bx + g.in_w <= W) {
@@ -536,7 +547,7 @@ template <class T>
 CONVKIT_HD void store_tile_chunks(const DirectGeom& g, i64 O1, i64 O, T* yp, i64 oy0, i64 ox0, int tid,
                                   const T* sy) {
   constexpr int V = kTileAlign;
-  const bool vec = O % V == 0 && aligned16(yp);
+  const bool vec = vector_rows(yp, O);
   const int cw = static_cast<int>(g.tile_w / V), total = static_cast<int>(g.tile_h) * cw;
   if (vec && oy0 + g.tile_h <= O1 && ox0 + g.tile_w <= O) {  // whole tile inside: plain vectors
     T* dst = yp + oy0 * O + ox0;

@@ -7,6 +7,7 @@
 #include <convkit/error.hpp>
 #include <convkit/tensor.hpp>
 
+#include "arith.hpp"
 #include "check.hpp"
 
 namespace convkit {
@@ -124,6 +125,13 @@ void check_host_source(const void* src, std::int64_t numel, const char* what) {
   CONVKIT_EXPECTS(src != nullptr || numel == 0, Status::InvalidArgument, what,
                   " is a null pointer for ", numel, " elements");
 }
+
+std::size_t tensor_bytes(const Shape& s, std::size_t elem, const char* what) {
+  return bytes_checked(s.numel(what), elem, [&] { return msg(what, " shape ", s, ": bytes"); });
+}
+
+void host_storage(std::vector<float>& v, const Shape& s, const char* what) { host_resize(v, s.numel(what), what); }
+void host_storage(std::vector<double>& v, const Shape& s, const char* what) { host_resize(v, s.numel(what), what); }
 
 }  // namespace detail
 

@@ -109,11 +109,13 @@ const AlgorithmOps& checked_ops(const ConvProblem& p, DType t, Algorithm a, cons
 }  // namespace detail
 
 Support supports(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype, Algorithm algo) {
-  return detail::supports_problem(spec.problem(x, w), dtype, algo);
+  detail::check_enum(algo);
+  return detail::supports_problem(detail::validate_problem(spec, x, w, dtype), dtype, algo);
 }
 
 std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype, Algorithm algo) {
-  const ConvProblem p = spec.problem(x, w);
+  detail::check_enum(algo);
+  const ConvProblem p = detail::validate_problem(spec, x, w, dtype);
   if (algo == Algorithm::Reference) return 0;
   // Auto: the algorithm its cost model chooses, from the same choice that
   // answered supports().
@@ -130,6 +132,7 @@ void conv(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg w, TensorAr
 
 void conv(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg bias, TensorArg y,
           Algorithm algo) {
+  detail::check_enum(algo);
   if (algo == Algorithm::Reference) {
     reference::conv(spec, x, w, bias, y);
     return;
@@ -148,7 +151,8 @@ void conv(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg w, TensorAr
 
 ConvPlan::ConvPlan(Context& ctx, const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype,
                    Algorithm algo) {
-  const ConvProblem p = spec.problem(x, w);
+  detail::check_enum(algo);
+  const ConvProblem p = detail::validate_problem(spec, x, w, dtype);
   detail::ContextState& st = *ctx.state();
   const Algorithm a = detail::resolve(p, dtype, algo, ctx.state(), true);
   const detail::AlgorithmOps& ops = detail::checked_ops(p, dtype, a, st);

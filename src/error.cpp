@@ -26,8 +26,22 @@ Error::Error(Status status, const std::string& message)
 
 Error::~Error() = default;
 
-const char* dtype_name(DType t) noexcept { return t == DType::F32 ? "f32" : "f64"; }
+// Out-of-range values (a cast integer) get a name of their own rather than
+// passing for a valid one in messages.
+const char* dtype_name(DType t) noexcept {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::F64: return "f64";
+  }
+  return "invalid dtype";
+}
 
-const char* location_name(Location l) noexcept { return l == Location::Host ? "host" : "device"; }
+const char* location_name(Location l) noexcept {
+  switch (l) {
+    case Location::Host: return "host";
+    case Location::Device: return "device";
+  }
+  return "invalid location";
+}
 
 }  // namespace convkit

@@ -74,7 +74,8 @@ void run_typed(ContextState& ctx, const ConvProblem& p, const Operands& ops) {
   }
 
   const std::int64_t chunk = im2col_chunk_images(p, ws, ctx.workspace_limit);
-  const std::size_t bytes = ws.packed + static_cast<std::size_t>(chunk) * ws.per_image;
+  const std::size_t bytes =
+      add_checked(ws.packed, mul_checked(static_cast<std::size_t>(chunk), ws.per_image, kWho), kWho);
   char* base = static_cast<char*>(ctx.workspace(bytes, kWho));
   T* columns = reinterpret_cast<T*>(base + ws.packed);
   const T* B = w;
@@ -127,8 +128,7 @@ const AlgorithmOps kIm2colGemmOps{Algorithm::Im2colGemm, supports_im2col_gemm, w
 
 std::size_t im2col_column_bytes_per_image(const ConvProblem& p, DType t) {
   const Im2colLayout L = im2col_layout(p, false);
-  return im2col_mul_sat(im2col_mul_sat(im2col_mul_sat(std::size_t(p.G), std::size_t(L.rows)), std::size_t(L.cols)),
-                        dtype_size(t));
+  return mul_sat(mul_sat(mul_sat(std::size_t(p.G), std::size_t(L.rows)), std::size_t(L.cols)), dtype_size(t));
 }
 
 void im2col_only(Context& ctx, const ConvProblem& p, DType t, const void* x, void* columns, std::int64_t first_image,

@@ -17,6 +17,7 @@
 #include <convkit/spec.hpp>
 #include <convkit/types.hpp>
 
+#include "arith.hpp"
 #include "im2col.cuh"
 
 #include <algorithm>
@@ -39,15 +40,6 @@ inline bool im2col_is_plain_gemm(const ConvProblem& p) {
 /// The Support::variant names.
 inline const char* im2col_variant(const ConvProblem& p) {
   return im2col_is_plain_gemm(p) ? "im2col/gemm-1x1" : "im2col/im2col+gemm";
-}
-
-/// a·b, or SIZE_MAX when it does not fit.
-inline std::size_t im2col_mul_sat(std::size_t a, std::size_t b) {
-  if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a) return std::numeric_limits<std::size_t>::max();
-  return a * b;
-}
-inline std::size_t im2col_add_sat(std::size_t a, std::size_t b) {
-  return b > std::numeric_limits<std::size_t>::max() - a ? std::numeric_limits<std::size_t>::max() : a + b;
 }
 
 /// Columns start this many bytes into the workspace at most aligned: the
@@ -78,15 +70,16 @@ inline Im2colWorkspace im2col_workspace(const ConvProblem& p, DType t) {
   if (ws.plain_gemm || p.N == 0) return ws;
   const std::size_t e = dtype_size(t);
   const Im2colLayout& L = ws.layout;
-  ws.per_image = im2col_mul_sat(im2col_mul_sat(im2col_mul_sat(std::size_t(p.G), std::size_t(L.rows)),
-                                               std::size_t(L.cols)),
-                                e);
+  // Saturating: these are compared with the workspace limit, and a problem
+  // too big for 64-bit byte counts saturates to SIZE_MAX (unsupported) rather
+  // than wrapping to a small size that would fit.
+  ws.per_image = mul_sat(mul_sat(mul_sat(std::size_t(p.G), std::size_t(L.rows)), std::size_t(L.cols)), e);
   if (p.has_bias) {
-    const std::size_t w = im2col_mul_sat(im2col_mul_sat(std::size_t(p.K), std::size_t(L.rows)), e);
-    ws.packed = im2col_add_sat(w, kIm2colAlign - 1) / kIm2colAlign * kIm2colAlign;
+    const std::size_t w = mul_sat(mul_sat(std::size_t(p.K), std::size_t(L.rows)), e);
+    ws.packed = add_sat(w, kIm2colAlign - 1) / kIm2colAlign * kIm2colAlign;
   }
-  ws.min = im2col_add_sat(ws.packed, ws.per_image);
-  ws.full = im2col_add_sat(ws.packed, im2col_mul_sat(std::size_t(p.N), ws.per_image));
+  ws.min = add_sat(ws.packed, ws.per_image);
+  ws.full = add_sat(ws.packed, mul_sat(std::size_t(p.N), ws.per_image));
   return ws;
 }
 

@@ -4,6 +4,7 @@
 // data (tests/data). Slow on purpose; never the thing to optimise.
 #include <convkit/reference.hpp>
 
+#include "arith.hpp"
 #include "check.hpp"
 #include "indexing.cuh"
 #include "validate.hpp"
@@ -82,7 +83,10 @@ void sampled(const ConvProblem& p, const T* x, const T* w, const T* b, const std
 template <class T>
 void forward(const ConvProblem& p, const T* x, const T* w, const T* b, T* y) {
   const std::int64_t Q = p.out_spatial();
-  std::vector<double> acc(static_cast<std::size_t>(p.N * p.K * Q), 0.0);
+  // Accumulated whole before y is written, so a failed allocation leaves y as it was.
+  std::vector<double> acc;
+  const char* what = "reference::conv: double accumulator for y";
+  detail::host_resize(acc, detail::mul_checked(detail::mul_checked(p.N, p.K, what), Q, what), what);
   for_each_term(p, [&](std::int64_t yi, std::int64_t xi, std::int64_t wi) {
     acc[yi] += static_cast<double>(x[xi]) * static_cast<double>(w[wi]);
   });
@@ -96,7 +100,9 @@ void forward(const ConvProblem& p, const T* x, const T* w, const T* b, T* y) {
 
 template <class T>
 void transpose(const ConvProblem& p, const T* dy, const T* w, T* dx) {
-  std::vector<double> acc(static_cast<std::size_t>(p.N * p.C * p.in_spatial()), 0.0);
+  std::vector<double> acc;
+  const char* what = "reference::conv_transpose: double accumulator for dx";
+  detail::host_resize(acc, detail::mul_checked(detail::mul_checked(p.N, p.C, what), p.in_spatial(), what), what);
   for_each_term(p, [&](std::int64_t yi, std::int64_t xi, std::int64_t wi) {
     acc[xi] += static_cast<double>(dy[yi]) * static_cast<double>(w[wi]);
   });
@@ -143,6 +149,7 @@ void conv_transpose(const ConvSpec& spec, TensorArg dy, TensorArg w, TensorArg d
   const Status bad = Status::InvalidArgument;
   CONVKIT_EXPECTS(dx.present && dy.present && w.present, bad, "conv_transpose needs dy, w and dx");
   CONVKIT_EXPECTS(!spec.has_bias(), bad, "conv_transpose: the spec has bias(true); the adjoint takes no bias");
+  detail::check_enum(dx.dtype, "dx dtype");
   const ConvProblem p = spec.problem(dx.shape, w.shape);
   detail::check_tensor(dy, "dy", dx.dtype, Location::Host, p.y_shape(), false);
   detail::check_tensor(w, "w", dx.dtype, Location::Host, w.shape, false);

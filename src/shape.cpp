@@ -2,6 +2,7 @@
 #include <convkit/error.hpp>
 #include <convkit/types.hpp>
 
+#include "arith.hpp"
 #include "check.hpp"
 
 #include <ostream>
@@ -24,10 +25,8 @@ std::int64_t Shape::numel(const char* what) const {
     CONVKIT_EXPECTS(dims_[i] >= 0, Status::InvalidArgument, what, " shape ", str(), ": size ",
                     dims_[i], " at axis ", i, " must be >= 0");
   }
-  for (int i = 0; i < rank_; ++i) {
-    CONVKIT_EXPECTS(!__builtin_mul_overflow(n, dims_[i], &n), Status::InvalidArgument, what,
-                    " shape ", str(), ": element count overflows 64 bits");
-  }
+  for (int i = 0; i < rank_; ++i)
+    n = detail::mul_checked(n, dims_[i], [&] { return detail::msg(what, " shape ", str(), ": element count"); });
   return n;
 }
 

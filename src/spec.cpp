@@ -3,7 +3,9 @@
 #include <convkit/error.hpp>
 #include <convkit/spec.hpp>
 
+#include "arith.hpp"
 #include "check.hpp"
+#include "validate.hpp"
 
 #include <ostream>
 #include <sstream>
@@ -11,7 +13,11 @@
 namespace convkit {
 
 const char* mode_name(Mode m) noexcept {
-  return m == Mode::CrossCorrelation ? "cross-correlation" : "convolution";
+  switch (m) {
+    case Mode::CrossCorrelation: return "cross-correlation";
+    case Mode::Convolution: return "convolution";
+  }
+  return "unknown";
 }
 
 const char* boundary_name(Boundary b) noexcept {
@@ -130,7 +136,40 @@ ConvSpec& ConvSpec::bias(bool on) {
   return *this;
 }
 
+namespace {
+
+// Per-dimension accessors take an index from the caller; out of range is an
+// error, not a read past the three slots.
+void check_dim_index(const char* who, int i, int count) {
+  CONVKIT_EXPECTS(i >= 0 && i < count, Status::InvalidArgument, who, ": spatial dimension index ", i,
+                  " is out of range: must lie in [0, ", count, ")");
+}
+
+// The spec's number of usable slots: dims() when valid, never past the 3 slots.
+int usable_dims(int dims) { return dims < 0 ? 0 : dims > 3 ? 3 : dims; }
+
+}  // namespace
+
+std::int64_t Padding::lo(int dim) const {
+  check_dim_index("Padding::lo", dim, count_ < 0 ? 3 : count_);
+  return lo_[count_ < 0 ? 0 : dim];
+}
+std::int64_t Padding::hi(int dim) const {
+  check_dim_index("Padding::hi", dim, count_ < 0 ? 3 : count_);
+  return hi_[count_ < 0 ? 0 : dim];
+}
+
+std::int64_t ConvSpec::stride_at(int i) const {
+  check_dim_index("ConvSpec::stride_at", i, usable_dims(dims_));
+  return stride_[i];
+}
+std::int64_t ConvSpec::dilation_at(int i) const {
+  check_dim_index("ConvSpec::dilation_at", i, usable_dims(dims_));
+  return dilation_[i];
+}
+
 std::pair<std::int64_t, std::int64_t> ConvSpec::resolved_padding(int i, std::int64_t k) const {
+  check_dim_index("ConvSpec::resolved_padding", i, usable_dims(dims_));
   const std::int64_t dil = dilation_[i];
   std::int64_t total = 0;
   switch (padding_.kind()) {
@@ -138,9 +177,9 @@ std::pair<std::int64_t, std::int64_t> ConvSpec::resolved_padding(int i, std::int
     case Padding::Kind::Valid: return {0, 0};
     case Padding::Kind::Full:
     case Padding::Kind::Same:
-      CONVKIT_EXPECTS(!__builtin_mul_overflow(dil, k - 1, &total), Status::InvalidArgument,
-                      "padding '", padding_.str(), "' along spatial dim ", i, ": dilation*(k-1) = ",
-                      dil, "*", k - 1, " overflows 64 bits");
+      total = detail::mul_checked(dil, k - 1, [&] {
+        return detail::msg("padding '", padding_.str(), "' along spatial dim ", i, ": dilation*(k-1)");
+      });
       break;
   }
   if (padding_.kind() == Padding::Kind::Full) return {total, total};
@@ -162,6 +201,8 @@ ConvProblem ConvSpec::problem(const Shape& x, const Shape& w) const {
   const Status bad = Status::InvalidArgument;
   CONVKIT_EXPECTS(dims_ >= 1 && dims_ <= 3, bad, "spec dims = ", dims_,
                   ": the number of spatial dimensions must be 1, 2 or 3");
+  detail::check_enum(mode_);
+  detail::check_enum(boundary_);
   const int d = dims_;
   CONVKIT_EXPECTS(stride_count_ < 0 || stride_count_ == d, bad, "stride: ", stride_count_,
                   " values given for a ", d, "-D spec; give one per spatial dimension or a single value");
@@ -207,13 +248,14 @@ ConvProblem ConvSpec::problem(const Shape& x, const Shape& w) const {
     auto [lo, hi] = resolved_padding(i, k);
     CONVKIT_EXPECTS(lo >= 0, bad, "padding lo[", i, "] = ", lo, ": must be >= 0");
     CONVKIT_EXPECTS(hi >= 0, bad, "padding hi[", i, "] = ", hi, ": must be >= 0");
-    std::int64_t padded = 0, extent = 0;
-    CONVKIT_EXPECTS(!__builtin_add_overflow(D, lo, &padded) && !__builtin_add_overflow(padded, hi, &padded),
-                    bad, "padding (", lo, ", ", hi, ") along spatial dim ", i, ": D + lo + hi = ", D, " + ", lo,
-                    " + ", hi, " overflows 64 bits");
-    CONVKIT_EXPECTS(!__builtin_mul_overflow(dil, k - 1, &extent) && !__builtin_add_overflow(extent, 1, &extent),
-                    bad, "kernel size k[", i, "] = ", k, " with dilation ", dil,
-                    ": dilation*(k-1)+1 overflows 64 bits");
+    auto pad_what = [&] {
+      return msg("padding (", lo, ", ", hi, ") along spatial dim ", i, ": D + lo + hi with D = ", D);
+    };
+    const std::int64_t padded = detail::add_checked(detail::add_checked(D, lo, pad_what), hi, pad_what);
+    auto ext_what = [&] {
+      return msg("kernel size k[", i, "] = ", k, " with dilation ", dil, ": dilation*(k-1)+1");
+    };
+    const std::int64_t extent = detail::add_checked(detail::mul_checked(dil, k - 1, ext_what), 1, ext_what);
     CONVKIT_EXPECTS(extent <= padded, bad, "kernel along spatial dim ", i, ": dilated size dilation*(k-1)+1 = ",
                     extent, " exceeds the padded input D + lo + hi = ", padded,
                     "; the output size would be < 1");
@@ -265,8 +307,10 @@ std::size_t ConvSpec::hash() const {
   for (int i = 0; i < dims_ && i < 3; ++i) {  // dims_ is unvalidated here, as in operator==
     hash_mix(h, static_cast<std::uint64_t>(stride_count_ < 0 ? stride_[0] : stride_[i]));
     hash_mix(h, static_cast<std::uint64_t>(dilation_count_ < 0 ? dilation_[0] : dilation_[i]));
-    hash_mix(h, static_cast<std::uint64_t>(padding_.lo(i)));
-    hash_mix(h, static_cast<std::uint64_t>(padding_.hi(i)));
+    if (padding_.count() < 0 || i < padding_.count()) {  // hashing never throws, whatever the spec
+      hash_mix(h, static_cast<std::uint64_t>(padding_.lo(i)));
+      hash_mix(h, static_cast<std::uint64_t>(padding_.hi(i)));
+    }
   }
   hash_mix(h, static_cast<std::uint64_t>(padding_.kind()));
   hash_mix(h, static_cast<std::uint64_t>(groups_));

@@ -3,16 +3,81 @@
 
 #include <convkit/error.hpp>
 
+#include "arith.hpp"
 #include "check.hpp"
 
 #include <cstdint>
 
 namespace convkit::detail {
 
+namespace {
+
+[[noreturn]] void bad_enum(const char* param, const char* type, int value, const char* valid) {
+  throw Error(Status::InvalidArgument, msg(param, " = ", type, "(", value, "): not a valid ", type,
+                                           "; must be one of ", valid));
+}
+
+}  // namespace
+
+// No default labels: adding an enumerator makes the compiler point here.
+void check_enum(Mode v, const char* param) {
+  switch (v) {
+    case Mode::CrossCorrelation:
+    case Mode::Convolution: return;
+  }
+  bad_enum(param, "Mode", static_cast<int>(v), "CrossCorrelation (0), Convolution (1)");
+}
+
+void check_enum(Boundary v, const char* param) {
+  switch (v) {
+    case Boundary::Zeros:
+    case Boundary::Circular:
+    case Boundary::Reflect:
+    case Boundary::Replicate: return;
+  }
+  bad_enum(param, "Boundary", static_cast<int>(v), "Zeros (0), Circular (1), Reflect (2), Replicate (3)");
+}
+
+void check_enum(DType v, const char* param) {
+  switch (v) {
+    case DType::F32:
+    case DType::F64: return;
+  }
+  bad_enum(param, "DType", static_cast<int>(v), "F32 (0), F64 (1)");
+}
+
+void check_enum(Location v, const char* param) {
+  switch (v) {
+    case Location::Host:
+    case Location::Device: return;
+  }
+  bad_enum(param, "Location", static_cast<int>(v), "Host (0), Device (1)");
+}
+
+void check_enum(Algorithm v, const char* param) {
+  switch (v) {
+    case Algorithm::Auto:
+    case Algorithm::Direct:
+    case Algorithm::Im2colGemm:
+    case Algorithm::SparseToeplitz:
+    case Algorithm::Fft:
+    case Algorithm::Reference: return;
+  }
+  bad_enum(param, "Algorithm", static_cast<int>(v),
+           "Auto (0), Direct (1), Im2colGemm (2), SparseToeplitz (3), Fft (4), Reference (5)");
+}
+
+ConvProblem validate_problem(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype) {
+  check_enum(dtype);
+  return spec.problem(x, w);
+}
+
 void check_tensor(const TensorArg& t, const char* name, DType dtype, Location where, const Shape& shape,
                   bool writable) {
   const Status bad = Status::InvalidArgument;
   CONVKIT_EXPECTS(t.present, bad, name, " is missing");
+  check_enum(t.dtype, msg(name, " dtype").c_str());
+  check_enum(t.location, msg(name, " location").c_str());
   CONVKIT_EXPECTS(t.dtype == dtype, bad, name, " dtype = ", dtype_name(t.dtype), ": must match x dtype ",
                   dtype_name(dtype));
   CONVKIT_EXPECTS(t.location == where, bad, name, " is a ", location_name(t.location),
@@ -21,6 +86,14 @@ void check_tensor(const TensorArg& t, const char* name, DType dtype, Location wh
   const std::int64_t n = t.shape.numel(name);
   CONVKIT_EXPECTS(t.data != nullptr || n == 0, bad, name, " is a null pointer for a non-empty tensor of shape ",
                   t.shape);
+  // Kernels, cuBLAS and cuSPARSE (and the reference's loads) assume each
+  // element is naturally aligned; only wider vector accesses are optional.
+  const std::size_t elem = dtype_size(t.dtype);
+  const auto addr = static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(t.data));
+  CONVKIT_EXPECTS(addr % elem == 0, bad, name, " data = ", t.data, " is not aligned to its element size: a ",
+                  dtype_name(t.dtype), " tensor must start at a multiple of ", elem, " bytes");
+  const std::size_t bytes = bytes_checked(n, elem, [&] { return msg(name, " shape ", t.shape, ": bytes"); });
+  add_checked(addr, bytes, [&] { return msg(name, " data = ", t.data, ": the end of its ", bytes, " bytes"); });
   CONVKIT_EXPECTS(!writable || t.writable, bad, name, " is a view of const data: the output must be writable");
 }
 
@@ -28,8 +101,8 @@ void check_no_overlap(const TensorArg& out, const char* out_name, const TensorAr
   if (!out.present || !in.present || !out.data || !in.data) return;
   const auto o0 = reinterpret_cast<std::uintptr_t>(out.data);
   const auto i0 = reinterpret_cast<std::uintptr_t>(in.data);
-  const auto o1 = o0 + static_cast<std::uintptr_t>(out.shape.numel()) * dtype_size(out.dtype);
-  const auto i1 = i0 + static_cast<std::uintptr_t>(in.shape.numel()) * dtype_size(in.dtype);
+  const std::uintptr_t o1 = byte_end_sat(out.data, out.shape.numel(out_name), dtype_size(out.dtype));
+  const std::uintptr_t i1 = byte_end_sat(in.data, in.shape.numel(in_name), dtype_size(in.dtype));
   CONVKIT_EXPECTS(o1 <= i0 || i1 <= o0 || o0 == o1 || i0 == i1, Status::InvalidArgument, out_name,
                   " overlaps ", in_name, " in memory: the output must not alias an input");
 }
@@ -51,6 +124,10 @@ ConvProblem validate_conv(const ConvSpec& spec, const TensorArg& x, const Tensor
   CONVKIT_EXPECTS(x.present, bad, "x is missing");
   CONVKIT_EXPECTS(w.present, bad, "w is missing");
   CONVKIT_EXPECTS(y.present, bad, "y is missing");
+  check_enum(x.dtype, "x dtype");
+  check_enum(w.dtype, "w dtype");
+  check_enum(y.dtype, "y dtype");
+  if (bias.present) check_enum(bias.dtype, "bias dtype");
   CONVKIT_EXPECTS(w.dtype == x.dtype, bad, "w dtype = ", dtype_name(w.dtype), ": must match x dtype ",
                   dtype_name(x.dtype));
   CONVKIT_EXPECTS(y.dtype == x.dtype, bad, "y dtype = ", dtype_name(y.dtype), ": must match x dtype ",

@@ -2,6 +2,8 @@
 // (conv, ConvPlan, the reference), so each checks the same rules the same way.
 #pragma once
 
+#include <convkit/conv.hpp>
+#include <convkit/export.hpp>
 #include <convkit/spec.hpp>
 #include <convkit/tensor.hpp>
 
@@ -15,9 +17,23 @@ struct Operands {
   void* y = nullptr;
 };
 
-/// Checks that `t` is present, of dtype `dtype`, at `where`, of shape `shape`,
-/// non-null when non-empty, and writable when `writable`. `name` names the
-/// tensor in messages ("x", "w", "bias", "y").
+/// Enum arguments: Error(InvalidArgument) naming the parameter, the value and
+/// the valid values when `v` is none of the enumerators (a cast integer).
+/// Every entry point checks its enums here before doing anything else.
+void check_enum(Mode v, const char* param = "mode");
+void check_enum(Boundary v, const char* param = "boundary");
+void check_enum(DType v, const char* param = "dtype");
+void check_enum(Location v, const char* param = "location");
+void check_enum(Algorithm v, const char* param = "algorithm");
+
+/// spec.problem(x, w) for a call that also names a dtype (the queries and
+/// ConvPlan): the dtype is checked first.
+ConvProblem validate_problem(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype);
+
+/// Checks that `t` is present, of a valid dtype equal to `dtype`, at `where`,
+/// of shape `shape`, non-null when non-empty, aligned to its element size,
+/// with a byte range inside the address space, and writable when `writable`.
+/// `name` names the tensor in messages ("x", "w", "bias", "y").
 void check_tensor(const TensorArg& t, const char* name, DType dtype, Location where, const Shape& shape,
                   bool writable);
 
@@ -31,7 +47,9 @@ void check_bias(const TensorArg& bias, bool has_bias, DType dtype, Location wher
 ConvProblem validate_conv(const ConvSpec& spec, const TensorArg& x, const TensorArg& w,
                           const TensorArg& bias, const TensorArg& y, Location where);
 
-/// Throws InvalidArgument when the byte ranges of `out` and `in` overlap.
-void check_no_overlap(const TensorArg& out, const char* out_name, const TensorArg& in, const char* in_name);
+/// Throws InvalidArgument when the byte ranges of `out` and `in` overlap. The
+/// ranges' ends saturate, so a range running off the address space still
+/// overlaps whatever lies above its start.
+CONVKIT_EXPORT void check_no_overlap(const TensorArg& out, const char* out_name, const TensorArg& in, const char* in_name);
 
 }  // namespace convkit::detail

@@ -7,7 +7,9 @@
 // InvalidArgument, never NoDevice; "device" views here wrap host buffers that
 // are never dereferenced.
 #include "harness.hpp"
+#include "validate.hpp"
 
+#include <cstdint>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
@@ -537,6 +539,256 @@ TEST(Validation, ConvSampledRejectsBadArguments) {
                                                         idx.data(), 1, out.data()); },
                           bad, {"exceeds the padded input"}));
   EXPECT_EQ(out, std::vector<double>(2, -1.0));
+}
+
+// ---------------------------------------------------------------- sizes, memory and address ranges
+
+// A 1-D problem whose output has `out` elements from a single input and tap:
+// padding lo = out - 1. The caller's x and w are one element each; y is the
+// caller's (small) buffer claiming `out` elements, which is never touched.
+ConvSpec huge_output_spec(std::int64_t out) { return ConvSpec::conv1d().padding(Padding::per_dim({{out - 1, 0}})); }
+
+// An element-aligned address for `count` elements of `elem` bytes ending at
+// most 16 bytes below `end` (by default the top of the address space, where
+// no user memory can be). For views whose data must never be read: the call
+// under test fails before touching it.
+template <class T>
+T* fake_range(std::int64_t count, std::uintptr_t end = ~std::uintptr_t(0)) {
+  return reinterpret_cast<T*>((end - std::uintptr_t(count) * sizeof(T)) & ~std::uintptr_t(15));
+}
+
+TEST(Validation, ReferenceOutputBeyondHostMemoryIsOutOfMemory) {
+  // y has 2^40 + 1 elements: its byte count fits easily, so no arithmetic
+  // refuses it; the reference's double accumulator (8 * (2^40 + 1) bytes) is
+  // more than any host has and must be OutOfMemory naming the bytes -- refused
+  // before allocating, so nothing is touched and the test stays fast.
+  const std::int64_t n = (std::int64_t(1) << 40) + 1;
+  const ConvSpec spec = huge_output_spec(n);
+  Buffers buf;
+  const Buffers before = buf;
+  Args a = host_args(buf, {1, 1, 1}, {1, 1, 1}, {1, 1, n});
+  a.y.data = fake_range<float>(n);
+  const std::string bytes = std::to_string(8 * n);
+  EXPECT_TRUE(throws_with([&] { reference::conv(spec, a.x, a.w, a.y); }, Status::OutOfMemory,
+                          {"reference::conv", bytes, "host memory"}));
+  Context ctx;
+  EXPECT_TRUE(throws_with([&] { conv(ctx, spec, a.x, a.w, a.y, Algorithm::Reference); }, Status::OutOfMemory,
+                          {bytes}));
+  EXPECT_TRUE(buf.same_as(before));
+  // The transposed reference sizes its accumulator (dx's shape) the same way.
+  float* dx = fake_range<float>(n);
+  const float* dy = fake_range<float>(n, reinterpret_cast<std::uintptr_t>(dx));
+  EXPECT_TRUE(throws_with(
+      [&] {
+        reference::conv_transpose(ConvSpec::conv1d(), TensorView<const float>::host(dy, {1, 1, n}),
+                                  TensorView<const float>::host(buf.w.data(), {1, 1, 1}),
+                                  TensorView<float>::host(dx, {1, 1, n}));
+      },
+      Status::OutOfMemory, {"reference::conv_transpose", bytes}));
+}
+
+TEST(Validation, HostTensorBeyondHostMemoryIsOutOfMemory) {
+  const std::int64_t n = (std::int64_t(1) << 40) + 1;
+  EXPECT_TRUE(throws_with([&] { HostTensor<float> t(Shape{n}); }, Status::OutOfMemory,
+                          {"HostTensor", std::to_string(4 * n), "host memory"}));
+  EXPECT_TRUE(throws_with([&] { HostTensor<double> t(Shape{std::int64_t(1) << 61}); }, Status::OutOfMemory,
+                          {"HostTensor", "host memory"}));
+  EXPECT_TRUE(throws_with([&] { HostTensor<double> t(Shape{-1}); }, Status::InvalidArgument, {"HostTensor", "-1"}));
+}
+
+TEST(Validation, OutputBytesPastTheAddressSpaceDoNotWrapPastTheOverlapCheck) {
+  // 2^61 doubles are 2^64 bytes: an unchecked byte end wraps to y's start, so
+  // the range looks empty and y "on top of x" passed the overlap check.
+  const std::int64_t n = std::int64_t(1) << 61;
+  const ConvSpec spec = huge_output_spec(n);
+  Buffers buf;
+  const Buffers before = buf;
+  const auto x = TensorView<const double>::host(buf.xd.data(), {1, 1, 1});
+  const auto w = TensorView<const double>::host(buf.wd.data(), {1, 1, 1});
+  const auto y = TensorView<double>::host(buf.xd.data(), {1, 1, n});
+  EXPECT_TRUE(throws_with([&] { reference::conv(spec, x, w, y); }, Status::InvalidArgument,
+                          {"y shape", std::to_string(n), "overflows the address space"}));
+  Context ctx;
+  for (Algorithm a : {Algorithm::Reference, Algorithm::Direct, Algorithm::Auto}) {
+    TensorArg yd = y, xd = x, wd = w;
+    if (a != Algorithm::Reference) yd.location = xd.location = wd.location = Location::Device;
+    EXPECT_TRUE(throws_with([&] { conv(ctx, spec, xd, wd, yd, a); }, Status::InvalidArgument, {"y shape"}))
+        << algorithm_name(a);
+  }
+  EXPECT_TRUE(buf.same_as(before));
+  // The overlap check itself, on ranges no size check has refused first.
+  EXPECT_TRUE(throws_with([&] { detail::check_no_overlap(y, "y", x, "x"); }, Status::InvalidArgument,
+                          {"y overlaps x"}));
+  const auto above = TensorView<double>::host(buf.xd.data() + 1, {n});  // starts past x, runs off the end
+  EXPECT_NO_THROW(detail::check_no_overlap(above, "y", x, "x"));
+  const auto below = TensorView<const double>::host(buf.xd.data() + 1, {1});
+  EXPECT_TRUE(throws_with([&] { detail::check_no_overlap(y, "y", below, "w"); }, Status::InvalidArgument,
+                          {"y overlaps w"}));
+}
+
+TEST(Validation, ViewRunningOffTheAddressSpaceIsRejected) {
+  Buffers buf;
+  // Element-aligned, but its 16 bytes end past the last address.
+  auto* top = reinterpret_cast<float*>(~std::uintptr_t(0) - 7);
+  Args a = host_args(buf, {1, 1, 4}, {1, 1, 1}, {1, 1, 4});
+  a.y.data = top;
+  expect_call_rejected(ConvSpec::conv1d(), a, buf, {"y data", "16 bytes", "overflows the address space"});
+}
+
+// ---------------------------------------------------------------- per-dimension accessors
+
+TEST(Validation, PerDimensionAccessorsCheckTheirIndex) {
+  const Status bad = Status::InvalidArgument;
+  const ConvSpec s2 = ConvSpec::conv2d().padding(Padding::full());
+  EXPECT_TRUE(throws_with([&] { (void)s2.resolved_padding(5, 3); }, bad, {"resolved_padding", "5", "[0, 2)"}));
+  EXPECT_TRUE(throws_with([&] { (void)s2.resolved_padding(-1, 3); }, bad, {"resolved_padding", "-1", "[0, 2)"}));
+  EXPECT_TRUE(throws_with([&] { (void)ConvSpec::conv1d().padding(1).resolved_padding(1, 3); }, bad,
+                          {"resolved_padding", "1", "[0, 1)"}));
+  EXPECT_TRUE(throws_with([&] { (void)ConvSpec(7).resolved_padding(3, 3); }, bad, {"3", "[0, 3)"}));
+  EXPECT_TRUE(throws_with([&] { (void)s2.stride_at(2); }, bad, {"stride_at", "2", "[0, 2)"}));
+  EXPECT_TRUE(throws_with([&] { (void)ConvSpec::conv3d().dilation_at(3); }, bad, {"dilation_at", "3", "[0, 3)"}));
+  EXPECT_TRUE(throws_with([&] { (void)Padding::per_dim({{1, 2}}).lo(1); }, bad, {"Padding::lo", "1", "[0, 1)"}));
+  EXPECT_TRUE(throws_with([&] { (void)Padding::uniform(4).hi(3); }, bad, {"Padding::hi", "3", "[0, 3)"}));
+  // In range they answer as before.
+  EXPECT_EQ(s2.resolved_padding(1, 3), std::make_pair(std::int64_t(2), std::int64_t(2)));
+  EXPECT_EQ(ConvSpec::conv3d().stride({1, 2, 3}).stride_at(2), 3);
+  EXPECT_EQ(Padding::uniform(4).hi(2), 4);
+  // Hashing and comparing never throw, even for specs that would not validate.
+  const ConvSpec odd = ConvSpec::conv3d().padding(Padding::per_dim({{1, 1}}));
+  EXPECT_NO_THROW((void)odd.hash());
+  EXPECT_FALSE(odd == ConvSpec::conv3d());
+}
+
+// ---------------------------------------------------------------- enum arguments
+
+TEST(Validation, SpecEnumsOutOfRangeAreInvalidEverywhere) {
+  const Shape xs{1, 2, 8, 8}, ws{3, 2, 3, 3};
+  expect_shapes_rejected(ConvSpec::conv2d().boundary(static_cast<Boundary>(7)), xs, ws,
+                         {"boundary = Boundary(7)", "Zeros", "Replicate"});
+  expect_shapes_rejected(ConvSpec::conv2d().mode(static_cast<Mode>(9)), xs, ws,
+                         {"mode = Mode(9)", "CrossCorrelation", "Convolution"});
+  EXPECT_TRUE(throws_with(
+      [&] { (void)toeplitz::info(ConvSpec::conv2d().boundary(static_cast<Boundary>(7)), xs, ws, DType::F32); },
+      Status::InvalidArgument, {"Boundary(7)"}));
+}
+
+TEST(Validation, DtypeOutOfRangeIsInvalidEverywhere) {
+  const ConvSpec spec = ConvSpec::conv2d();
+  const Shape xs{1, 2, 8, 8}, ws{3, 2, 3, 3};
+  const DType d7 = static_cast<DType>(7);
+  const std::initializer_list<std::string> needles{"dtype", "DType(7)", "F32", "F64"};
+  for (Algorithm a : {Algorithm::Auto, Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz,
+                      Algorithm::Fft, Algorithm::Reference}) {
+    EXPECT_TRUE(throws_with([&] { (void)supports(spec, xs, ws, d7, a); }, Status::InvalidArgument, needles))
+        << algorithm_name(a);
+    EXPECT_TRUE(throws_with([&] { (void)workspace_bytes(spec, xs, ws, d7, a); }, Status::InvalidArgument, needles))
+        << algorithm_name(a);
+    Context ctx;
+    EXPECT_TRUE(throws_with([&] { ConvPlan plan(ctx, spec, xs, ws, d7, a); }, Status::InvalidArgument, needles))
+        << algorithm_name(a);
+  }
+  // Tensor arguments carrying the bad dtype (all of them, so none mismatches).
+  Buffers buf;
+  Args a = host_args(buf, xs, ws, {1, 3, 6, 6});
+  for (TensorArg* t : {&a.x, &a.w, &a.y}) t->dtype = d7;
+  expect_call_rejected(spec, a, buf, {"x dtype = DType(7)", "F32"});
+  Args only_y = host_args(buf, xs, ws, {1, 3, 6, 6});
+  only_y.y.dtype = d7;
+  expect_call_rejected(spec, only_y, buf, {"y dtype = DType(7)"});
+  // (expect_call_rejected moves every view to the device, so the location
+  // enum is checked on both kinds of entry point here.)
+  const Buffers before = buf;
+  for (Location where : {Location::Host, Location::Device}) {
+    Args bad_loc = host_args(buf, xs, ws, {1, 3, 6, 6});
+    bad_loc.x.location = bad_loc.y.location = where;
+    bad_loc.w.location = static_cast<Location>(5);
+    const Algorithm algo = where == Location::Host ? Algorithm::Reference : Algorithm::Direct;
+    Context ctx;
+    EXPECT_TRUE(throws_with([&] { conv(ctx, spec, bad_loc.x, bad_loc.w, bad_loc.y, algo); },
+                            Status::InvalidArgument, {"w location = Location(5)", "Host", "Device"}))
+        << algorithm_name(algo);
+  }
+  EXPECT_TRUE(buf.same_as(before));
+  TensorArg dx = TensorView<float>::host(buf.y.data(), xs);
+  dx.dtype = d7;
+  EXPECT_TRUE(throws_with([&] { reference::conv_transpose(spec, a.y, a.w, dx); }, Status::InvalidArgument,
+                          {"dx dtype = DType(7)"}));
+}
+
+TEST(Validation, AlgorithmOutOfRangeIsInvalidNotUnsupported) {
+  const ConvSpec spec = ConvSpec::conv2d();
+  const Shape xs{1, 2, 8, 8}, ws{3, 2, 3, 3};
+  const Algorithm a42 = static_cast<Algorithm>(42);
+  const std::initializer_list<std::string> needles{"algorithm = Algorithm(42)", "Auto", "Reference"};
+  EXPECT_TRUE(throws_with([&] { (void)supports(spec, xs, ws, DType::F32, a42); }, Status::InvalidArgument, needles));
+  EXPECT_TRUE(
+      throws_with([&] { (void)workspace_bytes(spec, xs, ws, DType::F32, a42); }, Status::InvalidArgument, needles));
+  Context ctx;
+  EXPECT_TRUE(throws_with([&] { ConvPlan plan(ctx, spec, xs, ws, DType::F32, a42); }, Status::InvalidArgument,
+                          needles));
+  Buffers buf;
+  const Buffers before = buf;
+  const Args h = host_args(buf, xs, ws, {1, 3, 6, 6});
+  EXPECT_TRUE(throws_with([&] { conv(ctx, spec, h.x, h.w, h.y, a42); }, Status::InvalidArgument, needles));
+  const Args d = on_device(h);
+  EXPECT_TRUE(throws_with([&] { conv(ctx, spec, d.x, d.w, d.y, a42); }, Status::InvalidArgument, needles));
+  EXPECT_TRUE(buf.same_as(before));
+}
+
+// ---------------------------------------------------------------- alignment
+
+TEST(Validation, ViewsMustBeAlignedToTheirElementSize) {
+  const ConvSpec spec = ConvSpec::conv1d().bias(true);
+  Buffers buf;
+  const Args a = host_args(buf, {1, 2, 8}, {3, 2, 3}, {1, 3, 6}, {3});
+  auto shifted = [](const void* p, int bytes) { return static_cast<const char*>(p) + bytes; };
+  for (int off : {1, 2, 3}) {
+    Args x = a;
+    x.x.data = shifted(buf.x.data(), off);
+    expect_call_rejected(spec, x, buf, {"x data", "not aligned", "multiple of 4 bytes"});
+    Args w = a;
+    w.w.data = shifted(buf.w.data(), off);
+    expect_call_rejected(spec, w, buf, {"w data", "not aligned"});
+    Args b = a;
+    b.b.data = shifted(buf.b.data(), off);
+    expect_call_rejected(spec, b, buf, {"bias data", "not aligned"});
+    Args y = a;
+    y.y.data = shifted(buf.y.data(), off);
+    expect_call_rejected(spec, y, buf, {"y data", "not aligned"});
+  }
+  // A double view 4 bytes into an allocation: aligned for float, not double.
+  Args d = a;
+  d.x = TensorView<const double>::host(buf.xd.data(), {1, 2, 8});
+  d.w = TensorView<const double>::host(buf.wd.data(), {3, 2, 3});
+  d.b = TensorView<const double>::host(buf.bd.data(), {3});
+  d.y = TensorView<double>::host(buf.yd.data(), {1, 3, 6});
+  d.x.data = shifted(buf.xd.data(), 4);
+  expect_call_rejected(spec, d, buf, {"x data", "not aligned", "f64", "multiple of 8 bytes"});
+}
+
+TEST(Validation, ElementAlignedViewsOffsetFromAnAllocationAreValid) {
+  // Views 1, 2, 3 elements into the caller's buffers are element-aligned:
+  // the reference computes the same values at any such offset.
+  const ConvSpec spec = ConvSpec::conv1d().padding(1).bias(true);
+  Buffers buf;
+  std::vector<float> want(3 * 8);
+  reference::conv(spec, TensorView<const float>::host(buf.x.data(), {1, 2, 8}),
+                  TensorView<const float>::host(buf.w.data(), {3, 2, 3}), TensorView<const float>::host(buf.b.data(), {3}),
+                  TensorView<float>::host(want.data(), {1, 3, 8}));
+  for (int off : {1, 2, 3}) {
+    std::vector<float> xs(buf.x.begin(), buf.x.begin() + 16), ws(buf.w.begin(), buf.w.begin() + 18),
+        bs(buf.b.begin(), buf.b.begin() + 3);
+    xs.insert(xs.begin(), off, 0.f);
+    ws.insert(ws.begin(), off, 0.f);
+    bs.insert(bs.begin(), off, 0.f);
+    std::vector<float> y(off + 24 + 1, kSentinel);
+    reference::conv(spec, TensorView<const float>::host(xs.data() + off, {1, 2, 8}),
+                    TensorView<const float>::host(ws.data() + off, {3, 2, 3}),
+                    TensorView<const float>::host(bs.data() + off, {3}), TensorView<float>::host(y.data() + off, {1, 3, 8}));
+    EXPECT_EQ(std::vector<float>(y.begin() + off, y.begin() + off + 24), want) << "offset " << off;
+    for (int i = 0; i < off; ++i) EXPECT_EQ(y[i], kSentinel) << "offset " << off;
+    EXPECT_EQ(y.back(), kSentinel) << "offset " << off;
+  }
 }
 
 // ---------------------------------------------------------------- Error itself

@@ -59,8 +59,11 @@ class CONVKIT_EXPORT Padding {
   Kind kind() const { return kind_; }
   /// Number of explicit (lo, hi) pairs given, or -1 for uniform / named paddings.
   int count() const { return count_; }
-  std::int64_t lo(int dim) const { return lo_[count_ < 0 ? 0 : dim]; }
-  std::int64_t hi(int dim) const { return hi_[count_ < 0 ? 0 : dim]; }
+  /// (lo, hi) of spatial dimension `dim`: in [0, count()) for explicit
+  /// per-dimension paddings, [0, 3) otherwise; throws Error(InvalidArgument)
+  /// naming the index and the range when out of it.
+  std::int64_t lo(int dim) const;
+  std::int64_t hi(int dim) const;
   bool operator==(const Padding& o) const;
   bool operator!=(const Padding& o) const { return !(*this == o); }
   std::string str() const;
@@ -140,9 +143,10 @@ class CONVKIT_EXPORT ConvSpec {
   ConvSpec& bias(bool on);
 
   int dims() const { return dims_; }
-  /// Stride of spatial dimension i (0-based, i < dims()).
-  std::int64_t stride_at(int i) const { return stride_[i]; }
-  std::int64_t dilation_at(int i) const { return dilation_[i]; }
+  /// Stride / dilation of spatial dimension i; throws Error(InvalidArgument)
+  /// naming i and the range unless 0 <= i < dims() (and i < 3).
+  std::int64_t stride_at(int i) const;
+  std::int64_t dilation_at(int i) const;
   /// Number of per-dimension strides / dilations given (-1: one for all).
   int stride_count() const { return stride_count_; }
   int dilation_count() const { return dilation_count_; }
@@ -159,7 +163,8 @@ class CONVKIT_EXPORT ConvSpec {
   /// The output shape [N, K, O1..Od]; validates like problem().
   Shape output_shape(const Shape& x, const Shape& w) const;
   /// (lo, hi) padding of spatial dimension i for kernel size k, after
-  /// resolving named paddings.
+  /// resolving named paddings. Throws Error(InvalidArgument) naming i and the
+  /// range unless 0 <= i < dims() (and i < 3).
   std::pair<std::int64_t, std::int64_t> resolved_padding(int i, std::int64_t k) const;
 
   bool operator==(const ConvSpec& o) const;

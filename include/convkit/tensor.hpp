@@ -38,7 +38,8 @@ struct TensorView {
   operator TensorView<const U>() const { return {data, shape, location}; }
 
   std::int64_t numel() const { return shape.numel(); }
-  std::size_t bytes() const { return static_cast<std::size_t>(numel()) * sizeof(T); }
+  /// numel() * sizeof(T); throws InvalidArgument when it overflows.
+  std::size_t bytes() const;
 };
 
 /// Type-erased tensor argument: what the dtype-generic entry points take. It
@@ -67,14 +68,27 @@ CONVKIT_EXPORT void copy_to_device_async(const std::shared_ptr<ContextState>& ct
 CONVKIT_EXPORT void copy_to_host_sync(const std::shared_ptr<ContextState>& ctx, void* dst,
                                       const void* src, std::size_t bytes);
 CONVKIT_EXPORT void check_host_source(const void* src, std::int64_t numel, const char* what);
+/// numel(s) * elem, overflow-checked (InvalidArgument naming `what`).
+CONVKIT_EXPORT std::size_t tensor_bytes(const Shape& s, std::size_t elem, const char* what);
+/// Sizes a HostTensor's storage to numel(s) zeros through the library's one
+/// host allocation path: InvalidArgument for a bad shape, OutOfMemory (naming
+/// the bytes) when the host cannot provide them.
+CONVKIT_EXPORT void host_storage(std::vector<float>& v, const Shape& s, const char* what);
+CONVKIT_EXPORT void host_storage(std::vector<double>& v, const Shape& s, const char* what);
 }  // namespace detail
+
+template <class T>
+std::size_t TensorView<T>::bytes() const {
+  return detail::tensor_bytes(shape, sizeof(T), "TensorView");
+}
 
 /// Owning host tensor (value-initialised), move-only.
 template <class T>
 class HostTensor {
  public:
   HostTensor() = default;
-  explicit HostTensor(const Shape& s) : shape_(s), data_(static_cast<std::size_t>(s.numel())) {}
+  /// Zeros of shape `s`. Throws InvalidArgument (bad shape) or OutOfMemory.
+  explicit HostTensor(const Shape& s) : shape_(s) { detail::host_storage(data_, s, "HostTensor"); }
   HostTensor(HostTensor&&) noexcept = default;
   HostTensor& operator=(HostTensor&&) noexcept = default;
   HostTensor(const HostTensor&) = delete;
@@ -107,7 +121,7 @@ class DeviceTensor {
   /// Throws InvalidArgument (bad shape), NoDevice, OutOfMemory or CudaError.
   DeviceTensor(Context& ctx, const Shape& s)
       : ctx_(ctx.state()), shape_(s),
-        data_(static_cast<T*>(detail::device_alloc(ctx_, static_cast<std::size_t>(s.numel("DeviceTensor")) * sizeof(T)))) {}
+        data_(static_cast<T*>(detail::device_alloc(ctx_, detail::tensor_bytes(s, sizeof(T), "DeviceTensor")))) {}
   /// A device copy of `numel(s)` host elements at `host`, enqueued on ctx's
   /// stream (the host buffer may be reused as soon as this returns).
   static DeviceTensor from_host(Context& ctx, const T* host, const Shape& s) {
@@ -156,7 +170,7 @@ class DeviceTensor {
 
   const Shape& shape() const { return shape_; }
   std::int64_t numel() const { return data_ ? shape_.numel() : 0; }
-  std::size_t bytes() const { return static_cast<std::size_t>(numel()) * sizeof(T); }
+  std::size_t bytes() const { return data_ ? detail::tensor_bytes(shape_, sizeof(T), "DeviceTensor") : 0; }
   T* data() { return data_; }
   const T* data() const { return data_; }
   TensorView<T> view() { return TensorView<T>::device(data_, shape_); }

@@ -284,6 +284,9 @@ Pattern make_pattern(const ConvProblem& p, const AxisTables& t, const std::int64
 }
 
 Info make_info(const ConvProblem& p, DType t, IndexWidth width) {
+  CONVKIT_EXPECTS(width == IndexWidth::Auto || width == IndexWidth::I32 || width == IndexWidth::I64,
+                  Status::InvalidArgument, "index_width = ", static_cast<int>(width),
+                  ": must be IndexWidth::Auto (0), I32 (1) or I64 (2)");
   Info in;
   in.problem = p;
   in.dtype = t;
@@ -435,7 +438,8 @@ std::string Info::str() const {
 }
 
 Info info(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype, IndexWidth width) {
-  return detail::toeplitz::make_info(spec.problem(x, w), dtype, width);
+  const ConvProblem p = detail::validate_problem(spec, x, w, dtype);
+  return detail::toeplitz::make_info(p, dtype, width);
 }
 
 // ------------------------------------------------------------------ Matrix

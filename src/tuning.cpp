@@ -21,6 +21,7 @@
 #include "context_state.hpp"
 #include "determinism.hpp"
 #include "tuning.hpp"
+#include "validate.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -662,11 +663,11 @@ std::string AlgorithmChoice::explain() const {
 
 AlgorithmChoice choose_algorithm(Context& ctx, const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype,
                                  bool for_plan) {
-  return detail::choose(ctx.state(), spec.problem(x, w), dtype, for_plan);
+  return detail::choose(ctx.state(), detail::validate_problem(spec, x, w, dtype), dtype, for_plan);
 }
 
 std::string tuning_key(const Context& ctx, const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype) {
-  return detail::cache_key(spec.problem(x, w), dtype, *ctx.state());
+  return detail::cache_key(detail::validate_problem(spec, x, w, dtype), dtype, *ctx.state());
 }
 
 void clear_tuning_cache() { detail::clear_cache(); }

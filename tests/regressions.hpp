@@ -100,25 +100,4 @@ inline std::vector<ConvCase> regression_cases(RegressionUse use) {
   return out;
 }
 
-/// Query entries whose toeplitz::info (and so supports / workspace_bytes of
-/// SparseToeplitz and Auto, which size the matrix through it) still
-/// enumerates the matrix row by row: seconds to minutes each. Those calls are
-/// skipped for these entries until info() is closed form; then this list is
-/// emptied and the queries must answer quickly for every entry.
-inline const std::vector<std::string>& kSlowUntilClosedFormInfo() {
-  static const std::vector<std::string> names = {
-      "issue_conv_full_8192_by_8192",  // supports(Auto): 13-31 s
-      "issue_same_2e20_k8193",         // supports(Auto): 7 s
-      "issue_two_65536_signals_full",  // supports(Auto): did not finish in minutes
-      "issue_pad_2e62_on_one_sample",     // supports(Auto): did not finish
-      "issue_pad_2e62_on_one_sample_k3",  // as above
-  };
-  return names;
-}
-
-inline bool slow_until_closed_form_info(const std::string& name) {
-  const auto& s = kSlowUntilClosedFormInfo();
-  return std::find(s.begin(), s.end(), name) != s.end();
-}
-
 }  // namespace convkit::test

@@ -687,6 +687,17 @@ TEST(Validation, DtypeOutOfRangeIsInvalidEverywhere) {
     EXPECT_TRUE(throws_with([&] { ConvPlan plan(ctx, spec, xs, ws, d7, a); }, Status::InvalidArgument, needles))
         << algorithm_name(a);
   }
+  // The queries that size or key a problem without a tensor.
+  EXPECT_TRUE(throws_with([&] { (void)toeplitz::info(spec, xs, ws, d7); }, Status::InvalidArgument, needles));
+  {
+    Context ctx;
+    EXPECT_TRUE(
+        throws_with([&] { (void)choose_algorithm(ctx, spec, xs, ws, d7); }, Status::InvalidArgument, needles));
+    EXPECT_TRUE(throws_with([&] { (void)tuning_key(ctx, spec, xs, ws, d7); }, Status::InvalidArgument, needles));
+  }
+  EXPECT_TRUE(throws_with(
+      [&] { (void)toeplitz::info(spec, xs, ws, DType::F32, static_cast<toeplitz::IndexWidth>(9)); },
+      Status::InvalidArgument, {"index_width = 9", "Auto", "I32", "I64"}));
   // Tensor arguments carrying the bad dtype (all of them, so none mismatches).
   Buffers buf;
   Args a = host_args(buf, xs, ws, {1, 3, 6, 6});

@@ -392,13 +392,26 @@ CONVKIT_HD bool vector_rows(const T* base, i64 row_len) {
   return row_len % kTileAlign == 0 && aligned16(base);
 }
 
+/// The real taps [lo, hi) of a zero-padded kernel row (long1d / plane2d pad
+/// each row with `shift` leading and some trailing zero taps for alignment).
+/// The padding taps must not be multiplied at all: they face real samples
+/// that other outputs read, and 0 · Inf or 0 · NaN would put a NaN into an
+/// output that never reads that sample. A chunk of taps wholly inside
+/// [lo, hi) runs unguarded; only the first and last chunks test each tap.
+struct RealTaps {
+  int lo = 0, hi = 0;
+  /// Whether chunk [t0, t0 + n) holds a padding tap.
+  CONVKIT_HD bool edge(int t0, int n) const { return t0 < lo || t0 + n > hi; }
+  CONVKIT_HD bool real(int t) const { return t >= lo && t < hi; }
+};
+
 /// One step of row_taps: chunk c (c % (ring length / U) == Ph) of U taps.
 /// On entry ring slot (c·U + i) % (R + U) holds s[c·U + i] for i < R; the
 /// step loads s[c·U + R .. + U) into the free slots and the U taps, then
 /// does R·U FMAs. Ph is a compile-time phase, so every ring index is a
 /// constant and the ring stays in registers.
 template <class T, int R, int U, int Ph>
-CONVKIT_HD void ring_step(const T* s, const T* w, int c, T (&ring)[R + U], T (&acc)[R]) {
+CONVKIT_HD void ring_step(const T* s, const T* w, int c, RealTaps rt, T (&ring)[R + U], T (&acc)[R]) {
   constexpr int B = R + U;
   T nv[U];
   load_chunk<T, U>(s + c * U + R, nv);
@@ -406,8 +419,10 @@ CONVKIT_HD void ring_step(const T* s, const T* w, int c, T (&ring)[R + U], T (&a
   for (int i = 0; i < U; ++i) ring[(Ph * U + R + i) % B] = nv[i];
   T wv[U];
   load_chunk<T, U>(w + c * U, wv);
+  const bool edge = rt.edge(c * U, U);
   CONVKIT_UNROLL
   for (int u = 0; u < U; ++u) {
+    if (edge && !rt.real(c * U + u)) continue;
     CONVKIT_UNROLL
     for (int r = 0; r < R; ++r) acc[r] += wv[u] * ring[(Ph * U + r + u) % B];
   }
@@ -416,22 +431,22 @@ CONVKIT_HD void ring_step(const T* s, const T* w, int c, T (&ring)[R + U], T (&a
 /// Steps Ph .. (R+U)/U - 1 of one ring cycle starting at chunk c; with
 /// Guarded, only those below nch (the tail after the last full cycle).
 template <class T, int R, int U, int Ph, bool Guarded>
-CONVKIT_HD void ring_steps(const T* s, const T* w, int c, int nch, T (&ring)[R + U], T (&acc)[R]) {
+CONVKIT_HD void ring_steps(const T* s, const T* w, int c, int nch, RealTaps rt, T (&ring)[R + U], T (&acc)[R]) {
   if constexpr (Ph < (R + U) / U) {
     if (Guarded && c >= nch) return;
-    ring_step<T, R, U, Ph>(s, w, c, ring, acc);
-    ring_steps<T, R, U, Ph + 1, Guarded>(s, w, c + 1, nch, ring, acc);
+    ring_step<T, R, U, Ph>(s, w, c, rt, ring, acc);
+    ring_steps<T, R, U, Ph + 1, Guarded>(s, w, c + 1, nch, rt, ring, acc);
   }
 }
 
-/// acc[r] += Σ_{i<taps} w[i] · s[r + i] for r < R: one zero-padded kernel
+/// acc[r] += Σ_{i in rt} w[i] · s[r + i] for r < R: one zero-padded kernel
 /// row applied to R consecutive outputs. taps is a multiple of U =
 /// kTapChunk; s and w are 16-byte aligned; R and R + U are multiples of U.
 /// Reads s[0 .. R + taps) and w[0 .. taps) only. Sliding-window register
 /// reuse: the R + U samples live in a register ring, so each step loads just
 /// U new samples and U taps (one 16-byte vector each) for R·U FMAs.
 template <class T, int R>
-CONVKIT_HD void row_taps(const T* s, const T* w, int taps, T (&acc)[R]) {
+CONVKIT_HD void row_taps(const T* s, const T* w, int taps, RealTaps rt, T (&acc)[R]) {
   constexpr int U = kTapChunk<T>, B = R + U;
   static_assert(R % U == 0 && B % U == 0, "ring groups must be whole vectors");
   T ring[B];
@@ -444,23 +459,25 @@ CONVKIT_HD void row_taps(const T* s, const T* w, int taps, T (&acc)[R]) {
   }
   const int nch = taps / U;
   int c = 0;
-  for (; c + B / U <= nch; c += B / U) ring_steps<T, R, U, 0, false>(s, w, c, nch, ring, acc);
-  ring_steps<T, R, U, 0, true>(s, w, c, nch, ring, acc);
+  for (; c + B / U <= nch; c += B / U) ring_steps<T, R, U, 0, false>(s, w, c, nch, rt, ring, acc);
+  ring_steps<T, R, U, 0, true>(s, w, c, nch, rt, ring, acc);
 }
 
 /// Windowed variant of row_taps (no ring): each step loads a whole window
 /// of R + kWindowTaps samples and kWindowTaps taps, then R·kWindowTaps FMAs.
 /// Fewer live registers than the ring (higher occupancy).
 template <class T, int R>
-CONVKIT_HD void row_taps_window(const T* s, const T* w, int taps, T (&acc)[R]) {
+CONVKIT_HD void row_taps_window(const T* s, const T* w, int taps, RealTaps rt, T (&acc)[R]) {
   constexpr int U = kWindowTaps;
   for (int kb = 0; kb < taps; kb += U) {
     T v[R + U];
     load_chunk<T, R + U>(s + kb, v);
     T wv[U];
     load_chunk<T, U>(w + kb, wv);
+    const bool edge = rt.edge(kb, U);
     CONVKIT_UNROLL
     for (int u = 0; u < U; ++u) {
+      if (edge && !rt.real(kb + u)) continue;
       CONVKIT_UNROLL
       for (int r = 0; r < R; ++r) acc[r] += wv[u] * v[r + u];
     }
@@ -468,11 +485,11 @@ CONVKIT_HD void row_taps_window(const T* s, const T* w, int taps, T (&acc)[R]) {
 }
 
 template <bool Ring, class T, int R>
-CONVKIT_HD void row_taps_any(const T* s, const T* w, int taps, T (&acc)[R]) {
+CONVKIT_HD void row_taps_any(const T* s, const T* w, int taps, RealTaps rt, T (&acc)[R]) {
   if constexpr (Ring)
-    row_taps<T, R>(s, w, taps, acc);
+    row_taps<T, R>(s, w, taps, rt, acc);
   else
-    row_taps_window<T, R>(s, w, taps, acc);
+    row_taps_window<T, R>(s, w, taps, rt, acc);
 }
 
 /// long1d / plane2d tile load: rows [by, by + g.in_h) and columns
@@ -598,7 +615,8 @@ CONVKIT_HD void long1d_compute(const DirectGeom& g, const ConvProblem& p, const 
   T acc[R];
   CONVKIT_UNROLL
   for (int r = 0; r < R; ++r) acc[r] = T(0);
-  row_taps_any<Ring, T, R>(sm + g.x_off + j0, sm + g.w_off, static_cast<int>(g.taps), acc);
+  const RealTaps rt{static_cast<int>(g.shift), static_cast<int>(g.shift + p.ker[2])};
+  row_taps_any<Ring, T, R>(sm + g.x_off + j0, sm + g.w_off, static_cast<int>(g.taps), rt, acc);
   const T bias = b ? b[kc] : T(0);
   CONVKIT_UNROLL
   for (int r = 0; r < R; ++r) acc[r] += bias;
@@ -682,8 +700,9 @@ CONVKIT_HD void plane2d_compute(const DirectGeom& g, const ConvProblem& p, const
   for (int r = 0; r < R; ++r) acc[r] = T(0);
   const T* sx = sm + g.x_off + ty * g.pitch + tx * R;
   const int taps = static_cast<int>(g.taps), pitch = static_cast<int>(g.pitch), wp = static_cast<int>(g.w_pitch);
+  const RealTaps rt{static_cast<int>(g.shift), static_cast<int>(g.shift + p.ker[2])};
   for (int ki = 0; ki < static_cast<int>(p.ker[1]); ++ki)
-    row_taps_any<Ring, T, R>(sx + ki * pitch, sm + g.w_off + ki * wp, taps, acc);
+    row_taps_any<Ring, T, R>(sx + ki * pitch, sm + g.w_off + ki * wp, taps, rt, acc);
   const T bias = b ? b[t.k] : T(0);
   CONVKIT_UNROLL
   for (int r = 0; r < R; ++r) acc[r] += bias;

@@ -164,6 +164,59 @@ TEST(DirectBlockPrograms, ExactWithSmallIntegersF64) { check_all<double>(false);
 TEST(DirectBlockPrograms, RandomFloatsWithinToleranceF32) { check_all<float>(true); }
 TEST(DirectBlockPrograms, RandomFloatsWithinToleranceF64) { check_all<double>(true); }
 
+// Non-finite inputs: a NaN, a +Inf and a -Inf in x must reach exactly the
+// outputs that read them, as in the reference. The fast variants pad kernel
+// rows with zero taps for alignment; those face real samples, and 0 · Inf
+// would leak a NaN into outputs that never read the sample. Weights are
+// positive integers (so no output mixes +Inf and -Inf by accident of sign:
+// where one does, the reference's NaN is expected too); finite outputs must
+// match exactly.
+template <class T>
+::testing::AssertionResult same_specials(const HostTensor<T>& got, const HostTensor<T>& want) {
+  std::int64_t bad = 0, first = -1;
+  for (std::int64_t i = 0; i < want.numel(); ++i) {
+    const bool ok = std::isnan(want[i]) ? std::isnan(got[i]) : got[i] == want[i];
+    if (!ok && bad++ == 0) first = i;
+  }
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << bad << " outputs differ; first at " << first << ": got " << got[first]
+                                       << ", want " << want[first];
+}
+
+template <class T>
+void check_non_finite(const std::string& name, const ConvSpec& spec, const Shape& xs, const Shape& ws) {
+  const ConvProblem p = spec.problem(xs, ws);
+  HostTensor<T> x = random_ints<T>(xs, 21), w = random_ints<T>(ws, 22, 1, 3);
+  HostTensor<T> b = random_ints<T>(Shape{p.K}, 23);
+  const std::int64_t n = x.numel();
+  x[n / 7] = std::numeric_limits<T>::quiet_NaN();
+  x[n / 2] = std::numeric_limits<T>::infinity();
+  x[n - 1 - n / 5] = -std::numeric_limits<T>::infinity();
+  const HostTensor<T>* bp = spec.has_bias() ? &b : nullptr;
+  HostTensor<T> want(p.y_shape());
+  reference::conv(spec, x.view(), w.view(), bp ? TensorArg(bp->view()) : TensorArg(), want.view());
+  std::int64_t specials = 0;
+  for (std::int64_t i = 0; i < want.numel(); ++i) specials += !std::isfinite(want[i]);
+  ASSERT_GT(specials, 0) << name << ": no output reads a non-finite sample";
+  for (DirectVariant v : kDirectVariants) {
+    if (!detail::direct::direct_applies(v, p, sizeof(T))) continue;
+    SCOPED_TRACE(name + " variant " + detail::direct_variant_name(v));
+    EXPECT_TRUE(same_specials(emulate(v, p, x, w, bp), want));
+  }
+}
+
+template <class T>
+void check_non_finite_all() {
+  for (const Extra& c : extra_shapes()) check_non_finite<T>(c.name, c.spec, c.x, c.w);
+  // A long 1-D signal and an image whose padding taps cross a special.
+  check_non_finite<T>("1d_same_k7", ConvSpec::conv1d().padding(Padding::same()), {2, 1, 97}, {1, 1, 7});
+  check_non_finite<T>("2d_circular_k5", ConvSpec::conv2d().padding(Padding::same()).boundary(Boundary::Circular),
+                      {1, 1, 37, 41}, {1, 1, 5, 5});
+}
+
+TEST(DirectBlockPrograms, NonFiniteInputsReachOnlyTheOutputsThatReadThemF32) { check_non_finite_all<float>(); }
+TEST(DirectBlockPrograms, NonFiniteInputsReachOnlyTheOutputsThatReadThemF64) { check_non_finite_all<double>(); }
+
 // Every "run" entry of the regression file, on every variant that serves it.
 template <class T>
 void check_regressions(bool floats) {

@@ -19,7 +19,7 @@ namespace convkit::detail {
 /// Maps a position p of the boundary-extended input (p may lie in
 /// [-pad_lo, D - 1 + pad_hi]) to the element of x it reads, or -1 when it
 /// reads an implicit zero. Validation guarantees the folds below need a
-/// single step: circular pad <= D, reflect pad < D.
+/// single step: circular and symmetric pad <= D, reflect pad < D.
 CONVKIT_HD std::int64_t fold_index(std::int64_t p, std::int64_t D, Boundary b) {
   if (p >= 0 && p < D) return p;
   switch (b) {
@@ -27,6 +27,7 @@ CONVKIT_HD std::int64_t fold_index(std::int64_t p, std::int64_t D, Boundary b) {
     case Boundary::Circular: return p < 0 ? p + D : p - D;
     case Boundary::Reflect: return p < 0 ? -p : 2 * (D - 1) - p;
     case Boundary::Replicate: return p < 0 ? 0 : D - 1;
+    case Boundary::Symmetric: return p < 0 ? -1 - p : 2 * D - 1 - p;
   }
   return -1;
 }

@@ -26,6 +26,7 @@ const char* boundary_name(Boundary b) noexcept {
     case Boundary::Circular: return "circular";
     case Boundary::Reflect: return "reflect";
     case Boundary::Replicate: return "replicate";
+    case Boundary::Symmetric: return "symmetric";
   }
   return "unknown";
 }
@@ -261,6 +262,11 @@ ConvProblem ConvSpec::problem(const Shape& x, const Shape& w) const {
                     "; the output size would be < 1");
     if (boundary_ == Boundary::Circular)
       CONVKIT_EXPECTS(lo <= D && hi <= D, bad, "boundary circular: padding (", lo, ", ", hi,
+                      ") along spatial dim ", i, " must be <= D = ", D);
+    // Symmetric, like circular, folds once: a pad past D would need a second
+    // mirror image (NumPy's pad repeats it; PyTorch has no such mode).
+    if (boundary_ == Boundary::Symmetric)
+      CONVKIT_EXPECTS(lo <= D && hi <= D, bad, "boundary symmetric: padding (", lo, ", ", hi,
                       ") along spatial dim ", i, " must be <= D = ", D);
     if (boundary_ == Boundary::Reflect)
       CONVKIT_EXPECTS(lo < D && hi < D, bad, "boundary reflect: padding (", lo, ", ", hi,

@@ -22,6 +22,8 @@
 //    same step meet only when their offsets agree modulo dil, and then in a
 //    run of that class whose ends are linear in a; so each pair count is a
 //    piecewise-linear function on an arithmetic progression of outputs.
+//  * Symmetric (pad <= D, so A ⊂ [-D, 2D-1]): the same with the preimages
+//    {v, -1 - v, 2D-1 - v}, three distinct for every v.
 //
 // Sums over outputs of #(A ∩ [lo, hi]) are floor sums (Σ floor((α·t + β)/m),
 // O(log) by the Euclid-like reduction); sums of piecewise-linear counts are
@@ -281,6 +283,25 @@ Sums border_sums(const Axis& ax, Boundary b, i128 o0, i128 o1) {
         // v = 0 (0 and P in A) and v = D-1 (-(D-1) and D-1 in A).
         triples = sum_over_class(ax, o0, o1, 0, {last, neg_a, p_a}, {la, neg_last, p_last}) -
                   sum_taps_in(ax, kk, o0, o1, 0, 0) - sum_taps_in(ax, kk, o0, o1, -(D - 1), -(D - 1));
+      }
+      r.entries = n * k - pairs1 - pairs2 - pairs3 + triples;
+      break;
+    }
+    case Boundary::Symmetric: {
+      r.taps = n * k;
+      // Preimages of v in [0, D-1]: v, -1-v, Q-v (Q = 2D-1), always three
+      // distinct positions and no fixed point, so no end corrections.
+      const i128 Q = 2 * D - 1, span = (k - 1) * dil;
+      const Line la{0, 1}, m1_a{-1, -1}, last{span, 1}, m1_last{-1 - span, -1}, q_a{Q, -1}, q_last{Q - span, -1};
+      // (v, -1-v): A ∩ (-1 - A), offsets agree when 2a + 1 ≡ 0 (mod dil).
+      const i128 pairs1 = sum_over_class(ax, o0, o1, -1, {last, m1_a}, {la, m1_last}) / 2;
+      // (v, Q-v): A ∩ (Q - A), offsets agree when 2a ≡ Q (mod dil).
+      const i128 pairs2 = sum_over_class(ax, o0, o1, Q, {last, q_a}, {la, q_last}) / 2;
+      i128 pairs3 = 0, triples = 0;
+      if ((2 * D) % dil == 0) {
+        // (-1-v, Q-v) = (p, p + 2D), p in [-D, -1]: the progression cut to k - 2D/dil taps.
+        pairs3 = sum_taps_in(ax, k - 2 * D / dil, o0, o1, -D, -1);
+        triples = sum_over_class(ax, o0, o1, -1, {last, m1_a, q_a}, {la, m1_last, q_last});
       }
       r.entries = n * k - pairs1 - pairs2 - pairs3 + triples;
       break;

@@ -59,7 +59,7 @@ AxisSums walked(const ConvProblem& p, const AxisTables& t, int a) {
 // the sweep crosses all of them.
 TEST(ToeplitzCount, ClosedFormEqualsTheWalkOnEverySmallAxis) {
   std::int64_t checked = 0;
-  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate})
+  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate, Boundary::Symmetric})
     for (std::int64_t D = 1; D <= 9; ++D)
       for (std::int64_t k = 1; k <= 6; ++k)
         for (std::int64_t s = 1; s <= 4; ++s)
@@ -97,9 +97,9 @@ TEST(ToeplitzCount, ClosedFormEqualsTheWalkOnLongRuns) {
   };
   std::int64_t checked = 0;
   for (int trial = 0; trial < 20000; ++trial) {
-    const Boundary b = static_cast<Boundary>(next(4));
+    const Boundary b = static_cast<Boundary>(next(5));
     const std::int64_t D = 1 + next(300), k = 1 + next(40), s = 1 + next(12), dil = 1 + next(30);
-    const std::int64_t cap = (b == Boundary::Circular) ? D + 1 : (b == Boundary::Reflect ? D : 400);
+    const std::int64_t cap = (b == Boundary::Circular || b == Boundary::Symmetric) ? D + 1 : (b == Boundary::Reflect ? D : 400);
     const std::int64_t lo = next(cap), hi = next(cap);
     const ConvSpec spec =
         ConvSpec::conv1d().padding(Padding::per_dim({{lo, hi}})).stride(s).dilation(dil).boundary(b);

@@ -28,11 +28,12 @@ enum class Boundary {
   Circular,   ///< wrap around; needs every pad <= D
   Reflect,    ///< ... c b | a b c d | c b ...; needs every pad < D
   Replicate,  ///< ... a a | a b c d | d d ...
+  Symmetric,  ///< ... b a | a b c d | d c ... (edge repeated); needs every pad <= D
 };
 
 /// "cross-correlation" or "convolution".
 CONVKIT_EXPORT const char* mode_name(Mode m) noexcept;
-/// "zeros", "circular", "reflect" or "replicate".
+/// "zeros", "circular", "reflect", "replicate" or "symmetric".
 CONVKIT_EXPORT const char* boundary_name(Boundary b) noexcept;
 
 /// Spatial padding: explicit (lo, hi) per dimension, or a named rule resolved

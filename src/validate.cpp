@@ -33,9 +33,11 @@ void check_enum(Boundary v, const char* param) {
     case Boundary::Zeros:
     case Boundary::Circular:
     case Boundary::Reflect:
-    case Boundary::Replicate: return;
+    case Boundary::Replicate:
+    case Boundary::Symmetric: return;
   }
-  bad_enum(param, "Boundary", static_cast<int>(v), "Zeros (0), Circular (1), Reflect (2), Replicate (3)");
+  bad_enum(param, "Boundary", static_cast<int>(v),
+           "Zeros (0), Circular (1), Reflect (2), Replicate (3), Symmetric (4)");
 }
 
 void check_enum(DType v, const char* param) {

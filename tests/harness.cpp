@@ -121,6 +121,17 @@ std::vector<ConvCase> problem_table() {
   add("2d_dil_stride_depthwise_replicate", ConvSpec::conv2d().groups(4).stride({3, 2}).dilation({2, 2}).padding(Padding::per_dim({{0, 3}, {2, 1}})).boundary(B::Replicate), {2, 4, 13, 12}, {4, 1, 3, 2});
   add("3d_dil_stride_circular_asym", ConvSpec::conv3d().stride({2, 3, 1}).dilation({2, 1, 2}).padding(Padding::per_dim({{1, 2}, {0, 1}, {2, 0}})).boundary(B::Circular), {1, 2, 6, 7, 5}, {2, 2, 2, 3, 2});
   add("3d_asym_pad_replicate_conv", ConvSpec::conv3d().padding(Padding::per_dim({{0, 2}, {3, 0}, {1, 2}})).boundary(B::Replicate).mode(M::Convolution), {1, 1, 4, 5, 3}, {1, 1, 2, 3, 2});
+  // Symmetric (edge repeated; pad <= D): pads up to D, D = 1 and 2, stride
+  // with dilation, groups, both modes, bias, 1-D to 3-D.
+  add("1d_symmetric_same", ConvSpec::conv1d().padding(Padding::same()).boundary(B::Symmetric), {2, 1, 11}, {1, 1, 4});
+  add("1d_symmetric_pad_eq_D_conv_bias", ConvSpec::conv1d().padding(Padding::per_dim({{5, 3}})).boundary(B::Symmetric).mode(M::Convolution).bias(true), {1, 2, 5}, {3, 2, 6});
+  add("1d_D1_symmetric", ConvSpec::conv1d().padding(1).boundary(B::Symmetric), {1, 1, 1}, {2, 1, 3});
+  add("1d_D2_symmetric_full", ConvSpec::conv1d().padding(Padding::per_dim({{2, 2}})).boundary(B::Symmetric), {1, 1, 2}, {1, 1, 3});
+  add("1d_symmetric_dil2_stride3", ConvSpec::conv1d().stride(3).dilation(2).padding(Padding::per_dim({{7, 4}})).boundary(B::Symmetric), {2, 2, 23}, {2, 2, 5});
+  add("2d_symmetric_groups_conv", ConvSpec::conv2d().groups(2).padding(Padding::same()).boundary(B::Symmetric).mode(M::Convolution), {1, 4, 9, 7}, {4, 2, 4, 3});
+  add("2d_k6x5_symmetric_stride2", ConvSpec::conv2d().stride(2).padding(Padding::per_dim({{6, 2}, {5, 5}})).boundary(B::Symmetric).bias(true), {1, 1, 6, 5}, {2, 1, 6, 5});
+  add("2d_depthwise_symmetric_dil", ConvSpec::conv2d().groups(3).dilation({2, 1}).padding(2).boundary(B::Symmetric), {2, 3, 8, 10}, {3, 1, 3, 3});
+  add("3d_symmetric_asym", ConvSpec::conv3d().padding(Padding::per_dim({{2, 0}, {1, 3}, {2, 2}})).stride({1, 2, 1}).boundary(B::Symmetric), {1, 2, 3, 4, 2}, {2, 2, 2, 3, 3});
   return t;
 }
 

@@ -230,7 +230,7 @@ TEST(DirectBlockPrograms, RegressionShapesRandomFloatsF32) { check_regressions<f
 
 TEST(DirectIndexing, FoldClampedMatchesFoldInsideAndZeroOutside) {
   const std::int64_t D = 5, lo = 2, hi = 3;
-  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate}) {
+  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate, Boundary::Symmetric}) {
     EXPECT_EQ(fold_clamped(-3, D, lo, hi, b), -1);
     EXPECT_EQ(fold_clamped(D + hi, D, lo, hi, b), -1);
     EXPECT_EQ(fold_clamped(100, D, lo, hi, b), -1);

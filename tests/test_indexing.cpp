@@ -16,7 +16,7 @@ using detail::weight_offset;
 
 // Positions inside [0, D) read themselves whatever the boundary.
 TEST(FoldIndex, InsideIsIdentity) {
-  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate})
+  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate, Boundary::Symmetric})
     for (std::int64_t p = 0; p < 5; ++p) EXPECT_EQ(fold_index(p, 5, b), p) << boundary_name(b);
 }
 

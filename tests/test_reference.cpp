@@ -63,7 +63,7 @@ TEST(ReferenceProperties, ConvolutionCommutes) {
 }
 
 TEST(ReferenceProperties, LinearInTheInputAndTheWeights) {
-  for (Boundary bd : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate}) {
+  for (Boundary bd : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate, Boundary::Symmetric}) {
     const ConvSpec spec = ConvSpec::conv2d().padding(2).stride({1, 2}).groups(2).boundary(bd);
     const Shape xs{2, 4, 7, 6}, ws{6, 2, 3, 4};
     const auto x1 = random_ints<double>(xs, 11), x2 = random_ints<double>(xs, 12);
@@ -136,7 +136,7 @@ TEST(ReferenceProperties, ConvolutionIsCorrelationWithFlippedKernel) {
       {ConvSpec::conv3d().padding(Padding::per_dim({{0, 2}, {1, 1}, {2, 0}})).dilation({1, 2, 1}), {2, 1, 4, 4, 5},
        {1, 1, 2, 2, 3}},
   };
-  for (Boundary bd : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate})
+  for (Boundary bd : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate, Boundary::Symmetric})
     for (const Case& c : cases) {
       const ConvSpec cc = ConvSpec(c.spec).boundary(bd).mode(Mode::CrossCorrelation);
       const ConvSpec cv = ConvSpec(c.spec).boundary(bd).mode(Mode::Convolution);
@@ -264,6 +264,10 @@ HostTensor<T> extend(const HostTensor<T>& x, const ConvProblem& p, Boundary b) {
   auto src = [b](std::int64_t q, std::int64_t D) -> std::int64_t {
     if (b == Boundary::Circular) return ((q % D) + D) % D;
     if (b == Boundary::Replicate) return std::min(std::max<std::int64_t>(q, 0), D - 1);
+    if (b == Boundary::Symmetric) {  // period 2D, each edge sample repeated
+      const std::int64_t r = ((q % (2 * D)) + 2 * D) % (2 * D);
+      return r < D ? r : 2 * D - 1 - r;
+    }
     if (D == 1) return 0;
     const std::int64_t period = 2 * (D - 1);
     const std::int64_t r = ((q % period) + period) % period;
@@ -297,7 +301,7 @@ TEST(ReferenceProperties, BoundaryModesEqualExplicitlyExtendedInput) {
       {ConvSpec::conv2d().padding(Padding::same()).groups(2), {1, 4, 5, 6}, {2, 2, 4, 3}},
       {ConvSpec::conv3d().padding(1), {1, 1, 3, 4, 5}, {2, 1, 2, 3, 3}},
   };
-  for (Boundary bd : {Boundary::Reflect, Boundary::Replicate, Boundary::Circular})
+  for (Boundary bd : {Boundary::Reflect, Boundary::Replicate, Boundary::Circular, Boundary::Symmetric})
     for (const Case& c : cases) {
       const ConvSpec spec = ConvSpec(c.spec).boundary(bd);
       const ConvProblem p = spec.problem(c.x, c.w);

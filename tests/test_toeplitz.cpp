@@ -281,7 +281,7 @@ TEST(Toeplitz, LongSignalTablesCoverOnlyTheBorders) {
   const LongCase cases[] = {{24, 31, 2826}, {26, 7, 138}};
   const std::size_t budget = std::size_t(16) << 30;
   for (const LongCase& lc : cases)
-    for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate}) {
+    for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate, Boundary::Symmetric}) {
       const std::int64_t D = std::int64_t(1) << lc.log2_len, k = lc.k;
       SCOPED_TRACE("2^" + std::to_string(lc.log2_len) + " k=" + std::to_string(k) + " " + boundary_name(b));
       const ConvSpec spec = ConvSpec::conv1d().padding(Padding::same()).boundary(b);
@@ -336,7 +336,7 @@ TEST(Toeplitz, LongSignalTablesCoverOnlyTheBorders) {
 // enumeration, T·x and Tᵀ·y against the reference, refills (check_case).
 TEST(Toeplitz, MediumSignalEachBoundaryStrideAndDilation) {
   std::uint64_t seed = 4000;
-  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate})
+  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate, Boundary::Symmetric})
     for (Mode m : {Mode::CrossCorrelation, Mode::Convolution}) {
       const ConvSpec base = ConvSpec::conv1d().dilation(2).boundary(b).mode(m);
       const std::string tag = std::string(boundary_name(b)) + (m == Mode::Convolution ? " conv" : " xcorr");
@@ -353,7 +353,7 @@ TEST(Toeplitz, MediumSignalEachBoundaryStrideAndDilation) {
 
 TEST(Toeplitz, MediumImageEachBoundary) {
   std::uint64_t seed = 5000;
-  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate}) {
+  for (Boundary b : {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Replicate, Boundary::Symmetric}) {
     const std::string tag = boundary_name(b);
     check_case<float>({"2d_61x67_same " + tag, ConvSpec::conv2d().padding(Padding::same()).boundary(b),
                        {1, 1, 61, 67}, {1, 1, 7, 5}},

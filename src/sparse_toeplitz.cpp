@@ -43,6 +43,7 @@
 #include <convkit/toeplitz.hpp>
 
 #include "algorithms.hpp"
+#include "arith.hpp"
 #include "check.hpp"
 #include "sparse_toeplitz.hpp"
 #include "toeplitz.cuh"
@@ -269,7 +270,8 @@ class ToeplitzPlan final : public PlanImpl {
   };
 
   static constexpr std::size_t kAlign = 256;
-  static std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+  // Saturating: an absurd size stays "too big" for the workspace checks.
+  static std::size_t aligned(std::size_t bytes) { return add_sat(bytes, kAlign - 1) / kAlign * kAlign; }
 
   cusparseSpMatDescr_t matrix(Op& op) {
     if (!op.mat) {
@@ -319,7 +321,7 @@ class ToeplitzPlan final : public PlanImpl {
         sc.copies = static_cast<char*>(ctx_->workspace(copy_bytes, "Algorithm::SparseToeplitz (row-major operands)"));
       return sc;
     }
-    ctx_->check_workspace(A_.info().total_bytes() + aligned(copy_bytes) + buf_bytes,
+    ctx_->check_workspace(add_sat(add_sat(A_.info().total_bytes(), aligned(copy_bytes)), buf_bytes),
                           "Algorithm::SparseToeplitz (matrix, operands and cuSPARSE buffer)");
     char* ws = static_cast<char*>(
         ctx_->workspace(aligned(copy_bytes) + buf_bytes, "Algorithm::SparseToeplitz (operands and cuSPARSE buffer)"));
@@ -384,11 +386,12 @@ class ToeplitzPlan final : public PlanImpl {
     // bit-reproducible in any case.
     const cusparseSpMMAlg_t alg = fwd ? CUSPARSE_SPMM_CSR_ALG3 : CUSPARSE_SPMM_ALG_DEFAULT;
     const cusparseOperation_t opB = CUSPARSE_OPERATION_NON_TRANSPOSE;
-    const std::size_t in_bytes = static_cast<std::size_t>(n_in * N) * sizeof(T);
-    const std::size_t out_bytes = static_cast<std::size_t>(n_out * N) * sizeof(T);
+    // x and y were validated (their byte counts fit), so these cannot saturate.
+    const std::size_t in_bytes = bytes_sat(mul_sat(n_in, N), sizeof(T));
+    const std::size_t out_bytes = bytes_sat(mul_sat(n_out, N), sizeof(T));
     // Rounded up as scratch() lays them out, so the layout rule and the
     // workspace checks count the same bytes.
-    const std::size_t copy_bytes = aligned(in_bytes) + aligned(out_bytes);
+    const std::size_t copy_bytes = add_sat(aligned(in_bytes), aligned(out_bytes));
     // Row-major [rows, N] or column-major [rows, N] (= NCHW) descriptors.
     auto describe = [&](DenseMats& m, const void* pin, void* pout, cusparseOrder_t order) {
       const bool rows = order == CUSPARSE_ORDER_ROW;

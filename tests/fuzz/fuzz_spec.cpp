@@ -19,7 +19,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "fuzz_common.hpp"
@@ -144,7 +145,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // Describing a spec, valid or not, must work: error messages do it.
   std::ostringstream os;
-  os << spec << x << w;
+  os << spec << " x=" << x << " w=" << w << " dtype=" << int(dtype) << " width=" << int(width)
+     << " extra=" << int(extra);
+  // To read a finding: CONVKIT_FUZZ_PRINT=1 fuzz_spec <input> says what it asks.
+  if (std::getenv("CONVKIT_FUZZ_PRINT")) std::fprintf(stderr, "fuzz_spec: %s\n", os.str().c_str());
   (void)spec.hash();
   try {
     const ConvProblem p = spec.problem(x, w);

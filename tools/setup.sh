@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test convkit:
-# compiler, CMake, ninja and GoogleTest from Debian's packages. Idempotent:
-# packages already present are not touched. The CUDA toolkit is expected at
-# /usr/local/cuda (or on PATH); it is not installed here.
+# compiler, CMake, ninja and GoogleTest from Debian's packages, and clang with
+# its runtime libraries (libFuzzer, the sanitizers) for the fuzz targets.
+# Idempotent: packages already present are not touched. The CUDA toolkit is
+# expected at /usr/local/cuda (or on PATH); it is not installed here.
 set -euo pipefail
 need=()
 for pkg in g++ cmake ninja-build libgtest-dev python3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# clang: Debian's unversioned package or a versioned one already present
+# (clang-14 on bookworm) will do; the runtime libraries likewise.
+if ! command -v clang++ >/dev/null 2>&1; then
+  need+=(clang)
+fi
+if ! dpkg -s libclang-rt-dev >/dev/null 2>&1 && ! compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/*/libclang_rt.fuzzer*.a" >/dev/null; then
+  need+=(libclang-rt-dev)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   sudo_cmd=""

@@ -246,7 +246,9 @@ ConvProblem ConvSpec::problem(const Shape& x, const Shape& w) const {
     CONVKIT_EXPECTS(dil >= 1, bad, "dilation[", i, "] = ", dil, ": must be >= 1");
     CONVKIT_EXPECTS(!(padding_.kind() == Padding::Kind::Same && s != 1), bad, "padding 'same' with stride[",
                     i, "] = ", s, ": 'same' needs stride 1");
-    auto [lo, hi] = resolved_padding(i, k);
+    // Plain variables, not a structured binding: the lambdas below capture them.
+    const std::pair<std::int64_t, std::int64_t> lohi = resolved_padding(i, k);
+    const std::int64_t lo = lohi.first, hi = lohi.second;
     CONVKIT_EXPECTS(lo >= 0, bad, "padding lo[", i, "] = ", lo, ": must be >= 0");
     CONVKIT_EXPECTS(hi >= 0, bad, "padding hi[", i, "] = ", hi, ": must be >= 0");
     auto pad_what = [&] {
@@ -282,6 +284,17 @@ ConvProblem ConvSpec::problem(const Shape& x, const Shape& w) const {
   x.numel("x");
   w.numel("w");
   p.y_shape().numel("y");
+  // One image's sizes must fit too: with N = 0 the element counts above are 0
+  // whatever the rest, but the spatial products and per-image sizes are
+  // still used (FLOP and byte counts, matrix sizes, launch geometry).
+  auto per_image = [&](const char* what, std::int64_t channels, const std::int64_t* dims) {
+    auto why = [&] { return msg(what, ": one image's element count overflows 64 bits"); };
+    std::int64_t n = channels;
+    for (int a = 0; a < 3; ++a) n = detail::mul_checked(n, dims[a], why);
+    return n;
+  };
+  per_image("x", p.C, p.in);
+  per_image("y", p.K, p.out);
   return p;
 }
 

@@ -626,6 +626,17 @@ TEST(Validation, OutputBytesPastTheAddressSpaceDoNotWrapPastTheOverlapCheck) {
                           {"y overlaps w"}));
 }
 
+// An empty batch makes every element count 0, but one image's sizes are
+// still used (FLOP counts, matrix sizes): they must fit 64 bits too. Found
+// by the spec fuzzer (x = [0, 3, 10, 4621238152432086962]).
+TEST(Validation, EmptyBatchStillNeedsOneImageToFit) {
+  const std::int64_t huge = 4621238152432086962;
+  expect_shapes_rejected(ConvSpec::conv2d(), {0, 3, 10, huge}, {6, 3, 3, 3}, {"x", "one image", "overflows"});
+  expect_shapes_rejected(ConvSpec::conv2d(), {0, 1, 3, std::int64_t(1) << 40}, {1 << 23, 1, 1, 1},
+                         {"y", "one image", "overflows"});
+  EXPECT_NO_THROW(ConvSpec::conv2d().output_shape({0, 3, 10, 4096}, {6, 3, 3, 3}));
+}
+
 TEST(Validation, ViewRunningOffTheAddressSpaceIsRejected) {
   Buffers buf;
   // Element-aligned, but its 16 bytes end past the last address.

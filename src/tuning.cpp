@@ -22,6 +22,7 @@
 #include "determinism.hpp"
 #include "tuning.hpp"
 #include "validate.hpp"
+#include "warning_internal.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -397,13 +398,14 @@ TuningFile read_tuning_file(const std::string& path) {
 // line that is not exactly what the writer writes is not trusted either: it
 // contributes nothing, so its key is timed again (and the fresh line appended
 // overrides it), and the skip is reported on stderr naming the file, the line
-// and what is wrong. convkit has no logging channel, and a warning printed by
-// the library is what PyTorch (TORCH_WARN) and MIOpen (whose performance
-// database skips and logs a malformed record) do in the same place; the call
-// that reads the file returns nothing that could carry it.
+// and what is wrong through the warning channel (stderr unless the
+// application installed a handler, convkit/warning.hpp): what PyTorch
+// (TORCH_WARN) and MIOpen (whose performance database skips and logs a
+// malformed record) do in the same place; the call that reads the file
+// returns nothing that could carry it.
 void load_tuning_file(const std::string& path) {
   TuningFile file = read_tuning_file(path);
-  for (const std::string& m : file.skipped) std::cerr << "convkit: warning: " << m << '\n';
+  for (const std::string& m : file.skipped) ::convkit::detail::warn(m);
   std::lock_guard<std::mutex> lock(g_mutex);
   for (auto& [k, e] : file.entries) g_cache[k] = std::move(e);
 }

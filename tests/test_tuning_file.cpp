@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace convkit::test {
 namespace {
@@ -176,6 +177,23 @@ TEST_F(TuningFile, BadLineNeverOverridesAGoodOneForItsKey) {
 }
 
 // The line reader on its own: exactly the writer's format, whole tokens.
+// An application routes warnings to its own handler (and restores the
+// default, stderr, with an empty one): the skipped line's message arrives
+// there, without the prefix, and nothing reaches stderr.
+TEST_F(TuningFile, WarningsGoToTheInstalledHandler) {
+  write(line("Direct=1/nan\tIm2colGemm=1/2"));
+  std::vector<std::string> got;
+  const WarningHandler before = set_warning_handler([&](const std::string& m) { got.push_back(m); });
+  const std::string printed = load();
+  set_warning_handler(before);
+  EXPECT_EQ(printed, "");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].rfind("tuning file '" + path_ + "' line 1: ", 0), 0u) << got[0];
+  // The default is back: the next skip is printed.
+  clear_tuning_cache();
+  EXPECT_NE(load().find("convkit: warning: tuning file"), std::string::npos);
+}
+
 TEST(TuningLine, AcceptsTheWritersFormatOnly) {
   struct Row {
     const char* line;

@@ -66,8 +66,9 @@ class CONVKIT_EXPORT Context {
   /// A file that keeps tuning results across runs: read when set (a missing
   /// file is fine), appended to whenever a new key is tuned. Empty: memory only.
   /// A malformed line (not exactly what convkit writes) is skipped with a
-  /// warning on stderr naming the file, the line and what is wrong; its key is
-  /// then timed again. Failures that may pass (out of memory, workspace) are
+  /// warning naming the file, the line and what is wrong (stderr, or the
+  /// handler of set_warning_handler, convkit/warning.hpp); its key is then
+  /// timed again. Failures that may pass (out of memory, workspace) are
   /// not written, so a later process times those candidates again.
   void set_tuning_file(const std::string& path);
   const std::string& tuning_file() const;

@@ -13,3 +13,4 @@
 #include <convkit/toeplitz.hpp>
 #include <convkit/types.hpp>
 #include <convkit/version.hpp>
+#include <convkit/warning.hpp>

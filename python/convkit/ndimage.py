@@ -138,7 +138,7 @@ def convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0):
     >>> import numpy as np
     >>> from convkit import ndimage
     >>> ndimage.convolve(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 1.0, 0.0]), mode="nearest")
-    array([2., 3., 5., 7.])
+    array([3., 5., 7., 8.])
     """
     input, weights = _as_input(input), _as_input(weights)
     boundary = _check(input, weights, mode, cval, origin, output)

@@ -285,6 +285,9 @@ NB_MODULE(_convkit, m) {
   m.attr("Error") = nb::handle(g_error_class);
   nb::register_exception_translator(translate_error);
 
+  m.def("_raise_status",
+        [](convkit::Status s, const std::string& message) { throw convkit::Error(s, message); },
+        "status"_a, "message"_a, "Throws convkit::Error(status, message) (tests the exception mapping).");
   m.def("status_name", [](convkit::Status s) { return std::string(convkit::status_name(s)); });
   m.def("algorithm_name", [](convkit::Algorithm a) { return std::string(convkit::algorithm_name(a)); });
   m.def("device_available", &convkit::device_available);

@@ -56,21 +56,37 @@ def is_torch_cpu(a):
 
 def host_array(a, dtype=None):
     """A C-contiguous NumPy array of `a` (one copy only when needed)."""
+    if type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous:
+        return a  # the common case, without ascontiguousarray's call overhead
     if is_torch_cpu(a):
         a = a.detach().numpy()
     return np.ascontiguousarray(a, dtype=dtype)
 
 
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+
+
+def _dtype_of(a):
+    if isinstance(a, np.ndarray):
+        return a.dtype
+    if is_torch_cpu(a):
+        return np.dtype(str(a.dtype).replace("torch.", ""))
+    return np.asarray(a).dtype
+
+
 def float_dtype(*arrays):
     """NumPy dtype of the computation: float32 when every input is float32, else float64."""
-    dts = [np.asarray(a).dtype if not hasattr(a, "dtype") else np.dtype(str(a.dtype).replace("torch.", ""))
-           for a in arrays if a is not None]
-    if dts and all(d == np.float32 for d in dts):
-        return np.dtype(np.float32)
-    for d in dts:
-        if d.kind == "c":
-            raise ValueError(f"convkit computes real convolutions; got a complex input ({d})")
-    return np.dtype(np.float64)
+    all32 = True
+    for a in arrays:
+        if a is None:
+            continue
+        d = _dtype_of(a)
+        if d != _F32:
+            all32 = False
+            if d.kind == "c":
+                raise ValueError(f"convkit computes real convolutions; got a complex input ({d})")
+    return _F32 if all32 else _F64
 
 
 def device_contiguous(a, kind):

@@ -84,9 +84,32 @@ def _padding(value):
     return _ck.Padding.per_dim(pairs)
 
 
+_SPEC_CACHE = {}
+_SPEC_CACHE_SIZE = 256
+
+
 def make_spec(ndim, *, stride=1, padding=0, dilation=1, groups=1, mode="correlation", boundary="zeros",
               bias=False):
-    """The extension's ConvSpec for `ndim` spatial dimensions (keyword arguments as in `conv`)."""
+    """The extension's ConvSpec for `ndim` spatial dimensions (keyword arguments as in `conv`).
+
+    Specs built from hashable arguments are kept (up to a few hundred) and
+    shared: the translation costs microseconds, and a caller repeating one
+    call pays it once. The returned spec must not be modified.
+    """
+    key = (ndim, stride, padding, dilation, groups, mode, boundary, bias)
+    try:
+        return _SPEC_CACHE[key]
+    except KeyError:
+        spec = _build_spec(ndim, stride, padding, dilation, groups, mode, boundary, bias)
+        if len(_SPEC_CACHE) >= _SPEC_CACHE_SIZE:
+            _SPEC_CACHE.clear()
+        _SPEC_CACHE[key] = spec
+        return spec
+    except TypeError:  # unhashable arguments (lists): translated every call
+        return _build_spec(ndim, stride, padding, dilation, groups, mode, boundary, bias)
+
+
+def _build_spec(ndim, stride, padding, dilation, groups, mode, boundary, bias):
     spec = _ck.ConvSpec(ndim)
     spec.stride(_ints("stride", stride))
     spec.dilation(_ints("dilation", dilation))
@@ -201,7 +224,7 @@ def conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1, mode="co
     array([[[ 1.,  4., 10., 16., 22., 22., 15.]]])
     """
     algo = _choice("algorithm", algorithm, _ALGORITHMS)
-    kind = _arrays.kind_of(x)
+    kind = _arrays._Kind.NUMPY if type(x) is np.ndarray else _arrays.kind_of(x)
     if kind == _arrays._Kind.NUMPY:
         return _conv_host(x, w, bias, algo, out, dict(stride=stride, padding=padding, dilation=dilation,
                                                       groups=groups, mode=mode, boundary=boundary))
@@ -211,7 +234,7 @@ def conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1, mode="co
     spec = make_spec(_spatial_dims(xc.shape), stride=stride, padding=padding, dilation=dilation, groups=groups,
                      mode=mode, boundary=boundary, bias=bias is not None)
     if out is None:
-        out = _arrays.empty_like_kind(xc, kind, spec.output_shape(list(xc.shape), list(wc.shape)))
+        out = _arrays.empty_like_kind(xc, kind, spec.output_shape(tuple(xc.shape), tuple(wc.shape)))
     elif not _arrays.is_contiguous(out, _arrays.kind_of(out)):
         raise ValueError("out must be C-contiguous: convkit writes it in place and never copies it")
     _ck.conv(spec, xc, wc, bc, out, algo, _arrays.resolve_stream(stream, xc, kind))
@@ -219,14 +242,14 @@ def conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1, mode="co
 
 
 def _conv_host(x, w, bias, algo, out, kw):
-    torch_out = _arrays.is_torch_cpu(x)
+    torch_out = type(x) is not np.ndarray and _arrays.is_torch_cpu(x)
     dtype = _arrays.float_dtype(x, w, bias)
     xc = _arrays.host_array(x, dtype)
     wc = _arrays.host_array(w, dtype)
     bc = None if bias is None else _arrays.host_array(bias, dtype)
     spec = make_spec(_spatial_dims(xc.shape), bias=bias is not None, **kw)
     if out is None:
-        y = np.empty(spec.output_shape(list(xc.shape), list(wc.shape)), dtype=dtype)
+        y = np.empty(spec.output_shape(xc.shape, wc.shape), dtype=dtype)
     else:
         y = out.detach().numpy() if _arrays.is_torch_cpu(out) else out
         if not isinstance(y, np.ndarray) or not y.flags.c_contiguous:

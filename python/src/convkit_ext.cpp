@@ -20,6 +20,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -380,6 +382,21 @@ NB_MODULE(_convkit, m) {
   m.def("conv", &conv, "spec"_a, "x"_a.noconvert(), "w"_a.noconvert(), "bias"_a.noconvert().none(),
         "out"_a.noconvert(), "algorithm"_a, "stream"_a,
         "y = conv(x, w) (+ bias) into out: host arrays through the CPU reference, CUDA arrays on `stream`.");
+  m.def("_time_conv",
+        [](const ConvSpec& spec, const Array& x, const Array& w, const std::optional<Array>& bias, const Array& y,
+           convkit::Algorithm algo, std::uintptr_t stream, int reps) {
+          // The same call as conv() above, timed in a C++ loop: what a C++
+          // caller pays per call (validation + the reference's arithmetic on
+          // the host; the launch on the device, which is not waited for).
+          conv(spec, x, w, bias, y, algo, stream);
+          const auto t0 = std::chrono::steady_clock::now();
+          for (int i = 0; i < reps; ++i) conv(spec, x, w, bias, y, algo, stream);
+          const auto t1 = std::chrono::steady_clock::now();
+          return std::chrono::duration<double>(t1 - t0).count() / std::max(reps, 1);
+        },
+        "spec"_a, "x"_a.noconvert(), "w"_a.noconvert(), "bias"_a.noconvert().none(), "out"_a.noconvert(),
+        "algorithm"_a, "stream"_a, "reps"_a,
+        "Seconds per call of conv() in a C++ loop (the benchmark's baseline for the Python overhead).");
   m.def("reference_conv_transpose",
         [](const ConvSpec& spec, const Array& dy, const Array& w, const Array& dx) {
           const convkit::TensorArg tdy = tensor_arg(dy, "dy", false), tw = tensor_arg(w, "w", false),

@@ -92,6 +92,9 @@ def float_dtype(*arrays):
 def device_contiguous(a, kind):
     """`a` made C-contiguous with at most one copy, in its own framework, on its device."""
     if kind == _Kind.TORCH:
+        # detach(): DLPack refuses tensors that require grad; conv is not
+        # differentiable through autograd (the backward functions come later).
+        a = a.detach()
         return a if a.is_contiguous() else a.contiguous()
     if kind == _Kind.CUPY:
         return a if a.flags.c_contiguous else sys.modules["cupy"].ascontiguousarray(a)

@@ -22,9 +22,10 @@ def info(file=None):
     out = sys.stdout if file is None else file
     cudart = _ck.cudart_version
     has_device = _ck.device_available()
+    archs = ", ".join(f"sm_{a}" for a in str(_ck.cuda_architectures).split())
     lines = [
         f"convkit {_ck.__version__}",
-        f"build: CUDA runtime {cudart // 1000}.{cudart % 1000 // 10}, code for sm_{_ck.cuda_architectures}; "
+        f"build: CUDA runtime {cudart // 1000}.{cudart % 1000 // 10}, code for {archs}; "
         f"extension {_ck.__file__}",
         f"device: {_ck.device_description()}",
         "algorithms:",

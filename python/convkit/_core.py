@@ -370,7 +370,16 @@ def choose_algorithm(x, w, *, dtype=None, for_plan=False, device=0, stream=None,
     object; None is the legacy default stream) select the context the
     choice is made for. Returns an object whose ``str()`` is the library's
     ``AlgorithmChoice::explain()`` table, with ``chosen`` and ``candidates``.
-    Needs a CUDA device (convkit.Error with status NoDevice otherwise).
+    The cost model needs no device; with tuning (a C++ context setting) a
+    device is timed, and convkit.Error with status NoDevice is raised
+    without one.
+
+    Examples
+    --------
+    >>> import convkit
+    >>> print(convkit.choose_algorithm((1, 1, 4096), (1, 1, 9), dtype="float32"))  # doctest: +ELLIPSIS
+    Algorithm::Auto chose ... (cost model, costs per one-shot call)
+    ...
     """
     xs, ws, dt = _shapes_and_dtype(x, w, dtype)
     kw = dict(spec)

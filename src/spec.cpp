@@ -52,16 +52,21 @@ Padding Padding::uniform(std::int64_t v) {
   return p;
 }
 Padding Padding::per_dim(std::initializer_list<std::pair<std::int64_t, std::int64_t>> lohi) {
-  CONVKIT_EXPECTS(lohi.size() >= 1 && lohi.size() <= 3, Status::InvalidArgument,
-                  "padding: ", lohi.size(), " (lo, hi) pairs given; must be 1 to 3, one per spatial dimension");
+  return per_dim(lohi.begin(), lohi.size());
+}
+Padding Padding::per_dim(const std::vector<std::pair<std::int64_t, std::int64_t>>& lohi) {
+  return per_dim(lohi.data(), lohi.size());
+}
+Padding Padding::per_dim(const std::pair<std::int64_t, std::int64_t>* lohi, std::size_t count) {
+  CONVKIT_EXPECTS(count >= 1 && count <= 3, Status::InvalidArgument,
+                  "padding: ", count, " (lo, hi) pairs given; must be 1 to 3, one per spatial dimension");
+  CONVKIT_EXPECTS(lohi != nullptr, Status::InvalidArgument, "padding: null pointer to ", count, " (lo, hi) pairs");
   Padding p;
   p.kind_ = Kind::Explicit;
-  p.count_ = static_cast<int>(lohi.size());
-  int i = 0;
-  for (const auto& [lo, hi] : lohi) {
-    p.lo_[i] = lo;
-    p.hi_[i] = hi;
-    ++i;
+  p.count_ = static_cast<int>(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    p.lo_[i] = lohi[i].first;
+    p.hi_[i] = lohi[i].second;
   }
   return p;
 }
@@ -97,11 +102,14 @@ ConvSpec& ConvSpec::stride(std::int64_t s) {
   stride_count_ = -1;
   return *this;
 }
-ConvSpec& ConvSpec::stride(std::initializer_list<std::int64_t> s) {
-  CONVKIT_EXPECTS(s.size() >= 1 && s.size() <= 3, Status::InvalidArgument, "stride: ", s.size(),
+ConvSpec& ConvSpec::stride(std::initializer_list<std::int64_t> s) { return stride(s.begin(), s.size()); }
+ConvSpec& ConvSpec::stride(const std::vector<std::int64_t>& s) { return stride(s.data(), s.size()); }
+ConvSpec& ConvSpec::stride(const std::int64_t* s, std::size_t count) {
+  CONVKIT_EXPECTS(count >= 1 && count <= 3, Status::InvalidArgument, "stride: ", count,
                   " values given; must be 1 to 3, one per spatial dimension");
-  stride_count_ = static_cast<int>(s.size());
-  std::copy(s.begin(), s.end(), stride_.begin());
+  CONVKIT_EXPECTS(s != nullptr, Status::InvalidArgument, "stride: null pointer to ", count, " values");
+  stride_count_ = static_cast<int>(count);
+  std::copy(s, s + count, stride_.begin());
   return *this;
 }
 ConvSpec& ConvSpec::dilation(std::int64_t d) {
@@ -109,11 +117,14 @@ ConvSpec& ConvSpec::dilation(std::int64_t d) {
   dilation_count_ = -1;
   return *this;
 }
-ConvSpec& ConvSpec::dilation(std::initializer_list<std::int64_t> d) {
-  CONVKIT_EXPECTS(d.size() >= 1 && d.size() <= 3, Status::InvalidArgument, "dilation: ", d.size(),
+ConvSpec& ConvSpec::dilation(std::initializer_list<std::int64_t> d) { return dilation(d.begin(), d.size()); }
+ConvSpec& ConvSpec::dilation(const std::vector<std::int64_t>& d) { return dilation(d.data(), d.size()); }
+ConvSpec& ConvSpec::dilation(const std::int64_t* d, std::size_t count) {
+  CONVKIT_EXPECTS(count >= 1 && count <= 3, Status::InvalidArgument, "dilation: ", count,
                   " values given; must be 1 to 3, one per spatial dimension");
-  dilation_count_ = static_cast<int>(d.size());
-  std::copy(d.begin(), d.end(), dilation_.begin());
+  CONVKIT_EXPECTS(d != nullptr, Status::InvalidArgument, "dilation: null pointer to ", count, " values");
+  dilation_count_ = static_cast<int>(count);
+  std::copy(d, d + count, dilation_.begin());
   return *this;
 }
 ConvSpec& ConvSpec::padding(const Padding& p) {

@@ -197,6 +197,51 @@ std::vector<ConvSpec> distinct_specs() {
   };
 }
 
+// The runtime-sequence setters (std::vector, pointer + count) give the same
+// spec as the initializer-list ones, and refuse a wrong count or a null
+// pointer with InvalidArgument naming the parameter and the count.
+TEST(RuntimeSequences, VectorAndSpanMatchInitializerLists) {
+  const std::vector<std::int64_t> s2{2, 3}, d3{1, 2, 4};
+  EXPECT_EQ(ConvSpec::conv2d().stride(s2), ConvSpec::conv2d().stride({2, 3}));
+  EXPECT_EQ(ConvSpec::conv2d().stride(s2.data(), s2.size()), ConvSpec::conv2d().stride({2, 3}));
+  EXPECT_EQ(ConvSpec::conv3d().dilation(d3), ConvSpec::conv3d().dilation({1, 2, 4}));
+  EXPECT_EQ(ConvSpec::conv3d().dilation(d3.data(), 3).hash(), ConvSpec::conv3d().dilation({1, 2, 4}).hash());
+  EXPECT_EQ(ConvSpec::conv2d().stride(std::vector<std::int64_t>{2, 2}), ConvSpec::conv2d().stride(2));
+  EXPECT_EQ(ConvSpec::conv2d().stride(s2).stride_count(), 2);
+  const std::vector<std::pair<std::int64_t, std::int64_t>> pads{{1, 2}, {0, 4}};
+  EXPECT_EQ(Padding::per_dim(pads), Padding::per_dim({{1, 2}, {0, 4}}));
+  EXPECT_EQ(Padding::per_dim(pads.data(), pads.size()), Padding::per_dim({{1, 2}, {0, 4}}));
+  const auto spec = ConvSpec::conv2d().stride(std::vector<std::int64_t>{2, 1}).dilation(std::vector<std::int64_t>{1, 3})
+                        .padding(Padding::per_dim(pads));
+  EXPECT_EQ(spec.output_shape({1, 1, 9, 11}, {1, 1, 3, 2}),
+            (ConvSpec::conv2d().stride({2, 1}).dilation({1, 3}).padding(Padding::per_dim({{1, 2}, {0, 4}}))
+                 .output_shape({1, 1, 9, 11}, {1, 1, 3, 2})));
+}
+
+TEST(RuntimeSequences, WrongCountsAndNullAreInvalidArguments) {
+  const auto expect_invalid = [](auto&& f, const char* param, const char* count) {
+    try {
+      f();
+      ADD_FAILURE() << param << " with " << count << " values accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), Status::InvalidArgument);
+      const std::string m = e.what();
+      EXPECT_NE(m.find(param), std::string::npos) << m;
+      EXPECT_NE(m.find(count), std::string::npos) << m;
+    }
+  };
+  const std::vector<std::int64_t> none, four{1, 1, 1, 1};
+  expect_invalid([&] { ConvSpec::conv2d().stride(none); }, "stride", "0");
+  expect_invalid([&] { ConvSpec::conv2d().stride(four); }, "stride", "4");
+  expect_invalid([&] { ConvSpec::conv2d().dilation(four.data(), 4); }, "dilation", "4");
+  expect_invalid([&] { ConvSpec::conv2d().dilation(nullptr, 2); }, "dilation", "null");
+  expect_invalid([&] { ConvSpec::conv2d().stride(nullptr, 1); }, "stride", "null");
+  expect_invalid([&] { Padding::per_dim(std::vector<std::pair<std::int64_t, std::int64_t>>{}); }, "padding", "0");
+  expect_invalid([&] { Padding::per_dim(nullptr, 2); }, "padding", "null");
+  const std::vector<std::pair<std::int64_t, std::int64_t>> four_pairs(4, {0, 0});
+  expect_invalid([&] { Padding::per_dim(four_pairs); }, "padding", "4");
+}
+
 TEST(SpecEquality, DifferentFieldsDiffer) {
   const std::vector<ConvSpec> specs = distinct_specs();
   for (std::size_t i = 0; i < specs.size(); ++i)

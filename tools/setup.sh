@@ -34,3 +34,13 @@ if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
   echo "setup: the CUDA toolkit (nvcc) is required; install it to /usr/local/cuda" >&2
   exit 1
 fi
+
+# --- Python package (tools/python_test.sh): a python3 that can make a virtual
+# environment (Debian's python3-venv) and build an extension (its headers).
+if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1 ||
+   ! python3 -c "import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" >/dev/null 2>&1; then
+  echo "setup: installing python3-venv python3-dev"
+  if [ "$(id -u)" -eq 0 ]; then py_sudo=""; else py_sudo="sudo"; fi
+  $py_sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $py_sudo apt-get install -y -qq python3-venv python3-dev
+fi

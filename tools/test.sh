@@ -11,3 +11,4 @@ cmake --preset default
 cmake --build --preset default -j "$jobs"
 ctest --preset default -j "$jobs"
 bash tools/consumer.sh
+bash tools/python_test.sh

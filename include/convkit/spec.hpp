@@ -15,6 +15,7 @@
 #include <iosfwd>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace convkit {
 
@@ -55,6 +56,12 @@ class CONVKIT_EXPORT Padding {
   static Padding uniform(std::int64_t p);
   /// (lo, hi) per spatial dimension; the count must match the spec's dims.
   static Padding per_dim(std::initializer_list<std::pair<std::int64_t, std::int64_t>> lohi);
+  /// per_dim() from runtime values (bindings, parsed configurations): the
+  /// same rules, 1 to 3 pairs, else Error(InvalidArgument) naming the count.
+  static Padding per_dim(const std::vector<std::pair<std::int64_t, std::int64_t>>& lohi);
+  /// per_dim() from `count` pairs at `lohi` (a span); lohi may be null only when count is 0
+  /// (which is then the InvalidArgument error of a wrong count).
+  static Padding per_dim(const std::pair<std::int64_t, std::int64_t>* lohi, std::size_t count);
 
   Padding() = default;  ///< same as valid()
   Kind kind() const { return kind_; }
@@ -132,8 +139,16 @@ class CONVKIT_EXPORT ConvSpec {
   ConvSpec& stride(std::int64_t s);
   /// One stride per spatial dimension.
   ConvSpec& stride(std::initializer_list<std::int64_t> s);
+  /// One stride per spatial dimension from runtime values (1 to 3 of them,
+  /// else Error(InvalidArgument) naming the count).
+  ConvSpec& stride(const std::vector<std::int64_t>& s);
+  /// As above from `count` values at `s` (a span; null only with count 0).
+  ConvSpec& stride(const std::int64_t* s, std::size_t count);
   ConvSpec& dilation(std::int64_t d);
   ConvSpec& dilation(std::initializer_list<std::int64_t> d);
+  /// Per-dimension dilations from runtime values; rules as for stride(vector).
+  ConvSpec& dilation(const std::vector<std::int64_t>& d);
+  ConvSpec& dilation(const std::int64_t* d, std::size_t count);
   ConvSpec& padding(const Padding& p);
   /// Shorthand for padding(Padding::uniform(p)).
   ConvSpec& padding(std::int64_t p) { return padding(Padding::uniform(p)); }

@@ -1,0 +1,33 @@
+"""convkit: convolution from NumPy, CuPy and PyTorch, computed where the arrays live.
+
+NumPy arrays run through convkit's CPU reference (the exact, float64-
+accumulating oracle); CUDA arrays (CuPy, PyTorch, any ``__dlpack__`` CUDA
+array) through the GPU algorithms, zero-copy, on the caller's current stream.
+
+Functions
+---------
+conv                 -- N-D convolution / cross-correlation of a batch (the C++ spec)
+output_shape         -- the output shape conv() would give
+supports             -- whether an algorithm serves a problem, and which kernel
+workspace_bytes      -- device workspace an algorithm needs
+choose_algorithm     -- what algorithm='auto' picks, printed like explain()
+toeplitz_matrix      -- the convolution's matrix T (y = T x) as scipy.sparse.csr_array
+write_matrix_market  -- T written as Matrix Market
+info                 -- version, build, device and algorithms
+signal, ndimage      -- SciPy-compatible convolve / correlate
+
+Exceptions: ValueError (InvalidArgument), NotImplementedError (NotSupported),
+MemoryError (OutOfMemory), convkit.Error (every other status, with ``.status``).
+"""
+
+from . import _convkit
+from ._convkit import Error, Status
+from ._core import choose_algorithm, conv, output_shape, supports, workspace_bytes
+from ._matrix import toeplitz_matrix, write_matrix_market
+from ._info import info
+from . import ndimage, signal
+
+__version__ = _convkit.__version__
+
+__all__ = ["Error", "Status", "choose_algorithm", "conv", "info", "ndimage", "output_shape", "signal",
+           "supports", "toeplitz_matrix", "workspace_bytes", "write_matrix_market", "__version__"]

@@ -1,0 +1,412 @@
+// convkit._convkit: the nanobind extension over convkit's public C++ API.
+//
+// It exposes the library almost one to one -- ConvSpec and Padding, the
+// queries (output_shape, supports, workspace_bytes, choose_algorithm), the
+// forward convolution on host (the CPU reference) or device arrays, the host
+// Toeplitz matrix and the reference transposed convolution -- and maps
+// convkit::Error statuses to Python exceptions. Arrays arrive through nanobind's
+// ndarray (DLPack or the buffer protocol) without copies; the pure-Python layer
+// (convkit/*.py) makes them contiguous, allocates outputs in the caller's array
+// type and resolves the caller's stream before calling in here.
+#include <convkit/convkit.hpp>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#ifndef CONVKIT_PY_CUDA_ARCHITECTURES
+#define CONVKIT_PY_CUDA_ARCHITECTURES "unknown"
+#endif
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace {
+
+using Array = nb::ndarray<nb::c_contig>;
+using ShapeVec = std::vector<std::int64_t>;
+
+// convkit.Error: the Python class for the statuses that have no builtin
+// counterpart (WorkspaceTooSmall, NoDevice, the CUDA library errors, internal
+// errors). Created once at import; the translator raises instances carrying
+// `.status`.
+PyObject* g_error_class = nullptr;
+
+void translate_error(const std::exception_ptr& p, void*) {
+  try {
+    std::rethrow_exception(p);
+  } catch (const convkit::Error& e) {
+    switch (e.status()) {
+      case convkit::Status::InvalidArgument: PyErr_SetString(PyExc_ValueError, e.what()); return;
+      case convkit::Status::NotSupported: PyErr_SetString(PyExc_NotImplementedError, e.what()); return;
+      case convkit::Status::OutOfMemory: PyErr_SetString(PyExc_MemoryError, e.what()); return;
+      default: break;
+    }
+    // Translators run with the GIL held. The instance carries the message
+    // alone (str(e) is the library's message) and the status as an attribute.
+    nb::object status = nb::cast(e.status());
+    nb::object inst = nb::steal(PyObject_CallFunction(g_error_class, "s", e.what()));
+    if (!inst.is_valid()) return;  // the constructor's own error is pending
+    if (PyObject_SetAttrString(inst.ptr(), "status", status.ptr()) != 0) return;
+    PyErr_SetObject(g_error_class, inst.ptr());
+  }
+}
+
+convkit::Shape to_shape(const ShapeVec& v, const char* what) {
+  if (v.size() > static_cast<std::size_t>(convkit::Shape::kMaxRank))
+    throw convkit::Error(convkit::Status::InvalidArgument,
+                         std::string(what) + ": rank " + std::to_string(v.size()) + " exceeds " +
+                             std::to_string(convkit::Shape::kMaxRank));
+  convkit::Shape s;
+  for (std::int64_t d : v) s.push_back(d);
+  return s;
+}
+
+ShapeVec from_shape(const convkit::Shape& s) { return ShapeVec(s.begin(), s.end()); }
+
+convkit::DType dtype_of(const Array& a, const char* what) {
+  const auto dt = a.dtype();
+  if (dt == nb::dtype<float>()) return convkit::DType::F32;
+  if (dt == nb::dtype<double>()) return convkit::DType::F64;
+  throw convkit::Error(convkit::Status::InvalidArgument,
+                       std::string(what) + ": dtype must be float32 or float64 (got DLPack code " +
+                           std::to_string(dt.code) + ", " + std::to_string(dt.bits) + " bits)");
+}
+
+bool on_device(const Array& a) {
+  return a.device_type() == nb::device::cuda::value || a.device_type() == nb::device::cuda_managed::value;
+}
+
+convkit::TensorArg tensor_arg(const Array& a, const char* what, bool writable) {
+  if (a.device_type() != nb::device::cpu::value && !on_device(a))
+    throw convkit::Error(convkit::Status::InvalidArgument,
+                         std::string(what) + ": arrays must live in host memory or on a CUDA device (DLPack device type " +
+                             std::to_string(a.device_type()) + ")");
+  convkit::TensorArg t;
+  t.data = a.data();
+  ShapeVec shape(a.shape_ptr(), a.shape_ptr() + a.ndim());
+  t.shape = to_shape(shape, what);
+  t.location = on_device(a) ? convkit::Location::Device : convkit::Location::Host;
+  t.dtype = dtype_of(a, what);
+  t.writable = writable;
+  t.present = true;
+  return t;
+}
+
+// Contexts bound to callers' streams, one per (device, stream), kept for the
+// life of the process: destroying one would synchronise (its cuBLAS handle),
+// and convkit never synchronises behind the caller. They are deliberately
+// never destroyed (not even at exit, when the CUDA runtime may be gone).
+// Calls into here hold the GIL, so the map needs no lock of its own.
+convkit::Context& context_for(int device, std::uintptr_t stream) {
+  static auto* contexts = new std::map<std::pair<int, std::uintptr_t>, std::unique_ptr<convkit::Context>>();
+  auto& slot = (*contexts)[{device, stream}];
+  if (!slot) slot = std::make_unique<convkit::Context>(reinterpret_cast<cudaStream_t>(stream));
+  return *slot;
+}
+
+// Makes `device` current for the duration of a call and restores the
+// caller's device afterwards (a PyTorch or CuPy current device may differ
+// from the array's).
+struct DeviceGuard {
+  int previous = -1;
+  explicit DeviceGuard(int device) {
+    if (device < 0) return;
+    if (cudaGetDevice(&previous) != cudaSuccess) {
+      previous = -1;
+      cudaGetLastError();
+      return;
+    }
+    if (previous != device && cudaSetDevice(device) != cudaSuccess) cudaGetLastError();
+  }
+  ~DeviceGuard() {
+    if (previous >= 0) cudaSetDevice(previous);
+  }
+};
+
+void conv(const convkit::ConvSpec& spec, const Array& x, const Array& w, const std::optional<Array>& bias,
+          const Array& y, convkit::Algorithm algo, std::uintptr_t stream) {
+  const convkit::TensorArg tx = tensor_arg(x, "x", false);
+  const convkit::TensorArg tw = tensor_arg(w, "w", false);
+  const convkit::TensorArg tb = bias ? tensor_arg(*bias, "bias", false) : convkit::TensorArg();
+  const convkit::TensorArg ty = tensor_arg(y, "out", true);
+  const bool all_host = tx.location == convkit::Location::Host && tw.location == convkit::Location::Host &&
+                        ty.location == convkit::Location::Host &&
+                        (!tb.present || tb.location == convkit::Location::Host);
+  if (all_host && (algo == convkit::Algorithm::Auto || algo == convkit::Algorithm::Reference)) {
+    nb::gil_scoped_release release;  // host arrays stay alive: the caller holds them
+    if (tb.present)
+      convkit::reference::conv(spec, tx, tw, tb, ty);
+    else
+      convkit::reference::conv(spec, tx, tw, ty);
+    return;
+  }
+  // Device arrays (or a GPU algorithm asked for on host arrays, which the
+  // library refuses with its own message). The call only enqueues work.
+  DeviceGuard guard(on_device(x) ? x.device_id() : -1);
+  convkit::Context& ctx = context_for(on_device(x) ? x.device_id() : 0, stream);
+  if (tb.present)
+    convkit::conv(ctx, spec, tx, tw, tb, ty, algo);
+  else
+    convkit::conv(ctx, spec, tx, tw, ty, algo);
+}
+
+template <class T>
+nb::ndarray<nb::numpy, T, nb::ndim<1>> to_numpy(std::vector<T>&& v) {
+  auto* heap = new std::vector<T>(std::move(v));
+  nb::capsule owner(heap, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  return nb::ndarray<nb::numpy, T, nb::ndim<1>>(heap->data(), {heap->size()}, owner);
+}
+
+// T in CSR as NumPy arrays (indptr, indices as int64; data in w's dtype).
+template <class T>
+nb::tuple csr_of(const convkit::toeplitz::Matrix<T>& m) {
+  const std::int64_t rows = m.rows(), nnz = m.nnz();
+  std::vector<std::int64_t> indptr(static_cast<std::size_t>(rows + 1)), indices(static_cast<std::size_t>(nnz));
+  for (std::int64_t r = 0; r <= rows; ++r) indptr[static_cast<std::size_t>(r)] = m.row_begin(r);
+  if (m.index_width() == convkit::toeplitz::IndexWidth::I32) {
+    const std::int32_t* c = m.col_ind_i32();
+    for (std::int64_t j = 0; j < nnz; ++j) indices[static_cast<std::size_t>(j)] = c[j];
+  } else {
+    const std::int64_t* c = m.col_ind_i64();
+    for (std::int64_t j = 0; j < nnz; ++j) indices[static_cast<std::size_t>(j)] = c[j];
+  }
+  std::vector<T> data(m.values(), m.values() + nnz);
+  return nb::make_tuple(rows, m.cols(), to_numpy(std::move(indptr)), to_numpy(std::move(indices)),
+                        to_numpy(std::move(data)));
+}
+
+nb::tuple toeplitz_csr(const convkit::ConvSpec& spec, const ShapeVec& x_shape, const Array& w) {
+  const convkit::TensorArg tw = tensor_arg(w, "w", false);
+  if (tw.location != convkit::Location::Host)
+    throw convkit::Error(convkit::Status::InvalidArgument,
+                         "toeplitz_matrix: w must be a host (NumPy) array; the matrix is built on the host");
+  const convkit::Shape xs = to_shape(x_shape, "x_shape");
+  if (tw.dtype == convkit::DType::F32)
+    return csr_of(convkit::toeplitz::build(
+        spec, xs, convkit::TensorView<const float>::host(static_cast<const float*>(tw.data), tw.shape)));
+  return csr_of(convkit::toeplitz::build(
+      spec, xs, convkit::TensorView<const double>::host(static_cast<const double*>(tw.data), tw.shape)));
+}
+
+void toeplitz_write_mm(const convkit::ConvSpec& spec, const ShapeVec& x_shape, const Array& w,
+                       const std::string& path) {
+  const convkit::TensorArg tw = tensor_arg(w, "w", false);
+  if (tw.location != convkit::Location::Host)
+    throw convkit::Error(convkit::Status::InvalidArgument,
+                         "write_matrix_market: w must be a host (NumPy) array; the matrix is built on the host");
+  const convkit::Shape xs = to_shape(x_shape, "x_shape");
+  if (tw.dtype == convkit::DType::F32)
+    convkit::toeplitz::build(spec, xs,
+                             convkit::TensorView<const float>::host(static_cast<const float*>(tw.data), tw.shape))
+        .write_matrix_market(path);
+  else
+    convkit::toeplitz::build(spec, xs,
+                             convkit::TensorView<const double>::host(static_cast<const double*>(tw.data), tw.shape))
+        .write_matrix_market(path);
+}
+
+std::string device_description() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    const cudaError_t e = cudaGetLastError();
+    return std::string("none (") + (e == cudaSuccess ? "no CUDA device" : cudaGetErrorString(e)) + ")";
+  }
+  std::ostringstream os;
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
+    os << (i ? "; " : "") << i << ": " << prop.name << " (sm_" << prop.major << prop.minor << ", "
+       << prop.multiProcessorCount << " SMs, " << (prop.totalGlobalMem >> 20) << " MiB)";
+  }
+  return os.str();
+}
+
+}  // namespace
+
+NB_MODULE(_convkit, m) {
+  m.doc() = "convkit's C++ API (the pure-Python layer is the convkit package).";
+  m.attr("__version__") = CONVKIT_VERSION_STRING;
+  m.attr("cuda_architectures") = CONVKIT_PY_CUDA_ARCHITECTURES;
+  m.attr("cudart_version") = CUDART_VERSION;
+
+  nb::enum_<convkit::Status>(m, "Status", "What kind of failure a convkit.Error reports.")
+      .value("Success", convkit::Status::Success)
+      .value("InvalidArgument", convkit::Status::InvalidArgument)
+      .value("NotSupported", convkit::Status::NotSupported)
+      .value("OutOfMemory", convkit::Status::OutOfMemory)
+      .value("WorkspaceTooSmall", convkit::Status::WorkspaceTooSmall)
+      .value("NoDevice", convkit::Status::NoDevice)
+      .value("CudaError", convkit::Status::CudaError)
+      .value("CublasError", convkit::Status::CublasError)
+      .value("CusparseError", convkit::Status::CusparseError)
+      .value("InternalError", convkit::Status::InternalError);
+  nb::enum_<convkit::Mode>(m, "Mode")
+      .value("CrossCorrelation", convkit::Mode::CrossCorrelation)
+      .value("Convolution", convkit::Mode::Convolution);
+  nb::enum_<convkit::Boundary>(m, "Boundary")
+      .value("Zeros", convkit::Boundary::Zeros)
+      .value("Circular", convkit::Boundary::Circular)
+      .value("Reflect", convkit::Boundary::Reflect)
+      .value("Replicate", convkit::Boundary::Replicate)
+      .value("Symmetric", convkit::Boundary::Symmetric);
+  nb::enum_<convkit::Algorithm>(m, "Algorithm")
+      .value("Auto", convkit::Algorithm::Auto)
+      .value("Direct", convkit::Algorithm::Direct)
+      .value("Im2colGemm", convkit::Algorithm::Im2colGemm)
+      .value("SparseToeplitz", convkit::Algorithm::SparseToeplitz)
+      .value("Fft", convkit::Algorithm::Fft)
+      .value("Reference", convkit::Algorithm::Reference);
+  nb::enum_<convkit::DType>(m, "DType").value("F32", convkit::DType::F32).value("F64", convkit::DType::F64);
+
+  // The base class of the statuses without a builtin exception; the Python
+  // layer re-exports it as convkit.Error. Error(message, status).
+  g_error_class = PyErr_NewExceptionWithDoc(
+      "convkit.Error",
+      "A convkit failure without a builtin Python counterpart (WorkspaceTooSmall, NoDevice, CudaError, "
+      "CublasError, CusparseError, InternalError). `status` is the convkit.Status; the message is the "
+      "library's.",
+      PyExc_RuntimeError, nullptr);
+  m.attr("Error") = nb::handle(g_error_class);
+  nb::register_exception_translator(translate_error);
+
+  m.def("_raise_status",
+        [](convkit::Status s, const std::string& message) { throw convkit::Error(s, message); },
+        "status"_a, "message"_a, "Throws convkit::Error(status, message) (tests the exception mapping).");
+  m.def("status_name", [](convkit::Status s) { return std::string(convkit::status_name(s)); });
+  m.def("algorithm_name", [](convkit::Algorithm a) { return std::string(convkit::algorithm_name(a)); });
+  m.def("device_available", &convkit::device_available);
+  m.def("device_description", &device_description, "The CUDA devices, one line; 'none (why)' without one.");
+
+  nb::class_<convkit::Padding>(m, "Padding")
+      .def_static("valid", &convkit::Padding::valid)
+      .def_static("same", &convkit::Padding::same)
+      .def_static("full", &convkit::Padding::full)
+      .def_static("uniform", &convkit::Padding::uniform, "p"_a)
+      .def_static("per_dim",
+                  [](const std::vector<std::pair<std::int64_t, std::int64_t>>& lohi) {
+                    return convkit::Padding::per_dim(lohi);
+                  },
+                  "lohi"_a)
+      .def("__str__", &convkit::Padding::str)
+      .def("__repr__", [](const convkit::Padding& p) { return "Padding(" + p.str() + ")"; })
+      .def("__eq__", [](const convkit::Padding& a, const convkit::Padding& b) { return a == b; });
+
+  using convkit::ConvSpec;
+  nb::class_<ConvSpec>(m, "ConvSpec")
+      .def(nb::init<int>(), "dims"_a = 2)
+      .def("stride", [](ConvSpec& s, std::int64_t v) -> ConvSpec& { return s.stride(v); },
+           nb::rv_policy::reference_internal, "One stride for every spatial dimension.")
+      .def("stride", [](ConvSpec& s, const std::vector<std::int64_t>& v) -> ConvSpec& { return s.stride(v); },
+           nb::rv_policy::reference_internal, "One stride per spatial dimension.")
+      .def("dilation", [](ConvSpec& s, std::int64_t v) -> ConvSpec& { return s.dilation(v); },
+           nb::rv_policy::reference_internal)
+      .def("dilation", [](ConvSpec& s, const std::vector<std::int64_t>& v) -> ConvSpec& { return s.dilation(v); },
+           nb::rv_policy::reference_internal)
+      .def("padding", [](ConvSpec& s, const convkit::Padding& p) -> ConvSpec& { return s.padding(p); },
+           nb::rv_policy::reference_internal)
+      .def("groups", [](ConvSpec& s, std::int64_t g) -> ConvSpec& { return s.groups(g); },
+           nb::rv_policy::reference_internal)
+      .def("mode", [](ConvSpec& s, convkit::Mode v) -> ConvSpec& { return s.mode(v); },
+           nb::rv_policy::reference_internal)
+      .def("boundary", [](ConvSpec& s, convkit::Boundary v) -> ConvSpec& { return s.boundary(v); },
+           nb::rv_policy::reference_internal)
+      .def("bias", [](ConvSpec& s, bool on) -> ConvSpec& { return s.bias(on); },
+           nb::rv_policy::reference_internal)
+      .def_prop_ro("dims", &ConvSpec::dims)
+      .def("output_shape",
+           [](const ConvSpec& s, const ShapeVec& x, const ShapeVec& w) {
+             return from_shape(s.output_shape(to_shape(x, "x"), to_shape(w, "w")));
+           },
+           "x_shape"_a, "w_shape"_a)
+      .def("resolved_padding", &ConvSpec::resolved_padding, "dim"_a, "kernel_size"_a)
+      .def("__str__", &ConvSpec::str)
+      .def("__repr__", [](const ConvSpec& s) { return "ConvSpec(" + s.str() + ")"; })
+      .def("__eq__", [](const ConvSpec& a, const ConvSpec& b) { return a == b; })
+      .def("__hash__", &ConvSpec::hash);
+
+  m.def("supports",
+        [](const ConvSpec& spec, const ShapeVec& x, const ShapeVec& w, convkit::DType dt, convkit::Algorithm a) {
+          const convkit::Support s = convkit::supports(spec, to_shape(x, "x"), to_shape(w, "w"), dt, a);
+          return nb::make_tuple(s.ok, s.reason, s.variant);
+        },
+        "spec"_a, "x_shape"_a, "w_shape"_a, "dtype"_a, "algorithm"_a);
+  m.def("workspace_bytes",
+        [](const ConvSpec& spec, const ShapeVec& x, const ShapeVec& w, convkit::DType dt, convkit::Algorithm a) {
+          return static_cast<std::uint64_t>(convkit::workspace_bytes(spec, to_shape(x, "x"), to_shape(w, "w"), dt, a));
+        },
+        "spec"_a, "x_shape"_a, "w_shape"_a, "dtype"_a, "algorithm"_a);
+
+  nb::class_<convkit::CandidateReport>(m, "CandidateReport")
+      .def_ro("algorithm", &convkit::CandidateReport::algorithm)
+      .def_ro("considered", &convkit::CandidateReport::considered)
+      .def_ro("excluded_because", &convkit::CandidateReport::excluded_because)
+      .def_ro("variant", &convkit::CandidateReport::variant)
+      .def_ro("estimated_ms", &convkit::CandidateReport::estimated_ms)
+      .def_ro("measured_ms", &convkit::CandidateReport::measured_ms);
+  nb::class_<convkit::AlgorithmChoice>(m, "AlgorithmChoice")
+      .def_ro("chosen", &convkit::AlgorithmChoice::chosen)
+      .def_ro("tuned", &convkit::AlgorithmChoice::tuned)
+      .def_ro("from_cache", &convkit::AlgorithmChoice::from_cache)
+      .def_ro("for_plan", &convkit::AlgorithmChoice::for_plan)
+      .def_ro("tuning_note", &convkit::AlgorithmChoice::tuning_note)
+      .def_ro("candidates", &convkit::AlgorithmChoice::candidates)
+      .def("explain", &convkit::AlgorithmChoice::explain)
+      .def("__str__", &convkit::AlgorithmChoice::explain);
+  m.def("choose_algorithm",
+        [](const ConvSpec& spec, const ShapeVec& x, const ShapeVec& w, convkit::DType dt, bool for_plan, int device,
+           std::uintptr_t stream) {
+          DeviceGuard guard(device);
+          return convkit::choose_algorithm(context_for(device, stream), spec, to_shape(x, "x"), to_shape(w, "w"), dt,
+                                           for_plan);
+        },
+        "spec"_a, "x_shape"_a, "w_shape"_a, "dtype"_a, "for_plan"_a = false, "device"_a = 0, "stream"_a = 0);
+
+  m.def("conv", &conv, "spec"_a, "x"_a.noconvert(), "w"_a.noconvert(), "bias"_a.noconvert().none(),
+        "out"_a.noconvert(), "algorithm"_a, "stream"_a,
+        "y = conv(x, w) (+ bias) into out: host arrays through the CPU reference, CUDA arrays on `stream`.");
+  m.def("_time_conv",
+        [](const ConvSpec& spec, const Array& x, const Array& w, const std::optional<Array>& bias, const Array& y,
+           convkit::Algorithm algo, std::uintptr_t stream, int reps) {
+          // The same call as conv() above, timed in a C++ loop: what a C++
+          // caller pays per call (validation + the reference's arithmetic on
+          // the host; the launch on the device, which is not waited for).
+          conv(spec, x, w, bias, y, algo, stream);
+          const auto t0 = std::chrono::steady_clock::now();
+          for (int i = 0; i < reps; ++i) conv(spec, x, w, bias, y, algo, stream);
+          const auto t1 = std::chrono::steady_clock::now();
+          return std::chrono::duration<double>(t1 - t0).count() / std::max(reps, 1);
+        },
+        "spec"_a, "x"_a.noconvert(), "w"_a.noconvert(), "bias"_a.noconvert().none(), "out"_a.noconvert(),
+        "algorithm"_a, "stream"_a, "reps"_a,
+        "Seconds per call of conv() in a C++ loop (the benchmark's baseline for the Python overhead).");
+  m.def("reference_conv_transpose",
+        [](const ConvSpec& spec, const Array& dy, const Array& w, const Array& dx) {
+          const convkit::TensorArg tdy = tensor_arg(dy, "dy", false), tw = tensor_arg(w, "w", false),
+                                   tdx = tensor_arg(dx, "dx", true);
+          nb::gil_scoped_release release;
+          convkit::reference::conv_transpose(spec, tdy, tw, tdx);
+        },
+        "spec"_a, "dy"_a.noconvert(), "w"_a.noconvert(), "dx"_a.noconvert(),
+        "dx = Tᵀ·dy, the adjoint of the bias-free conv (host arrays; the CPU reference).");
+  m.def("toeplitz_csr", &toeplitz_csr, "spec"_a, "x_shape"_a, "w"_a.noconvert(),
+        "(rows, cols, indptr, indices, data) of the host-built Toeplitz matrix T (y = T·x per image).");
+  m.def("write_matrix_market", &toeplitz_write_mm, "spec"_a, "x_shape"_a, "w"_a.noconvert(), "path"_a);
+}

@@ -1,0 +1,130 @@
+"""CUDA arrays (CuPy, PyTorch): computed on the device, zero-copy, on the caller's stream,
+every GPU algorithm against the CPU reference. Marked gpu; skipped without a device."""
+
+import numpy as np
+import pytest
+
+import convkit
+from helpers import gpu_frameworks
+
+FRAMEWORKS = gpu_frameworks()
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not FRAMEWORKS or not convkit._convkit.device_available(),
+                                 reason="needs a CUDA device and CuPy or PyTorch")]
+ALGORITHMS = ["auto", "direct", "im2col_gemm", "sparse_toeplitz"]
+
+
+def to_device(fw, a):
+    name, mod = fw
+    return mod.asarray(a) if name == "cupy" else mod.from_numpy(np.ascontiguousarray(a)).cuda()
+
+
+def to_host(fw, a):
+    name, _ = fw
+    return a.get() if name == "cupy" else a.cpu().numpy()
+
+
+def data_ptr(fw, a):
+    name, _ = fw
+    return a.data.ptr if name == "cupy" else a.data_ptr()
+
+
+def synchronize(fw):
+    name, mod = fw
+    (mod.cuda.Stream.null.synchronize() if name == "cupy" else mod.cuda.synchronize())
+
+
+@pytest.fixture(params=FRAMEWORKS, ids=[f[0] for f in FRAMEWORKS])
+def fw(request):
+    return request.param
+
+
+CASES = [
+    dict(x=(2, 3, 17), w=(4, 3, 5), kw=dict(padding="same")),
+    dict(x=(1, 4, 12, 11), w=(4, 2, 3, 3), kw=dict(stride=2, padding=1, groups=2, boundary="reflect")),
+    dict(x=(2, 2, 9, 8), w=(3, 2, 2, 3), kw=dict(dilation=(2, 1), padding=[(1, 2), 1], mode="convolution",
+                                                   boundary="circular")),
+    dict(x=(1, 2, 5, 6, 4), w=(2, 2, 3, 3, 2), kw=dict(padding=1, boundary="symmetric")),
+]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_every_algorithm_matches_the_reference(fw, algorithm, dtype, case, rng):
+    c = CASES[case]
+    x = rng.standard_normal(c["x"]).astype(dtype)
+    w = rng.standard_normal(c["w"]).astype(dtype)
+    b = rng.standard_normal(c["w"][0]).astype(dtype)
+    ref = convkit.conv(x, w, b, **c["kw"])
+    y = convkit.conv(to_device(fw, x), to_device(fw, w), to_device(fw, b), algorithm=algorithm, **c["kw"])
+    assert type(y) is type(to_device(fw, x))
+    synchronize(fw)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    scale = convkit.conv(np.abs(x), np.abs(w), np.abs(b), **c["kw"])
+    assert np.all(np.abs(to_host(fw, y) - ref) <= tol * (scale + 1))
+
+
+def test_out_is_zero_copy(fw, rng):
+    name, mod = fw
+    x = to_device(fw, rng.standard_normal((1, 1, 64)))
+    w = to_device(fw, rng.standard_normal((1, 1, 5)))
+    out = to_device(fw, np.full((1, 1, 60), np.nan))
+    ptr = data_ptr(fw, out)
+    y = convkit.conv(x, w, out=out)
+    assert y is out and data_ptr(fw, y) == ptr
+    synchronize(fw)
+    np.testing.assert_allclose(to_host(fw, out), convkit.conv(to_host(fw, x), to_host(fw, w)), atol=1e-12)
+
+
+def test_non_contiguous_out_is_refused_inputs_are_copied(fw, rng):
+    x = to_device(fw, rng.standard_normal((1, 1, 10, 16)))[..., ::2]
+    w = to_device(fw, rng.standard_normal((1, 1, 3, 3)))
+    y = convkit.conv(x, w)
+    synchronize(fw)
+    np.testing.assert_allclose(to_host(fw, y), convkit.conv(to_host(fw, x), to_host(fw, w)), atol=1e-12)
+    out = to_device(fw, np.zeros((1, 1, 8, 12)))[..., ::2]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        convkit.conv(x, w, out=out)
+
+
+def test_runs_on_the_current_and_on_a_given_stream(fw, rng):
+    name, mod = fw
+    xh, wh = rng.standard_normal((1, 2, 4096)), rng.standard_normal((3, 2, 31))
+    ref = convkit.conv(xh, wh)
+    x, w = to_device(fw, xh), to_device(fw, wh)
+    s = mod.cuda.Stream()
+    with (s if name == "cupy" else mod.cuda.stream(s)):
+        y = convkit.conv(x, w)  # stream=None: the framework's current stream, s
+    s.synchronize()
+    np.testing.assert_allclose(to_host(fw, y), ref, atol=1e-10)
+    s2 = mod.cuda.Stream()
+    y2 = convkit.conv(x, w, stream=s2)
+    s2.synchronize()
+    np.testing.assert_allclose(to_host(fw, y2), ref, atol=1e-10)
+    handle = s2.ptr if name == "cupy" else s2.cuda_stream
+    y3 = convkit.conv(x, w, stream=handle)
+    s2.synchronize()
+    np.testing.assert_allclose(to_host(fw, y3), ref, atol=1e-10)
+
+
+def test_signal_and_ndimage_accept_device_arrays(fw, rng):
+    from convkit import ndimage, signal
+    a, b = rng.standard_normal((9, 8)), rng.standard_normal((3, 2))
+    y = signal.correlate2d(to_device(fw, a), to_device(fw, b), mode="same", boundary="symm")
+    z = ndimage.convolve(to_device(fw, a), to_device(fw, b), mode="mirror")
+    synchronize(fw)
+    np.testing.assert_allclose(to_host(fw, y), signal.correlate2d(a, b, mode="same", boundary="symm"), atol=1e-12)
+    np.testing.assert_allclose(to_host(fw, z), ndimage.convolve(a, b, mode="mirror"), atol=1e-12)
+
+
+def test_mixed_dtypes_on_the_device_are_refused(fw, rng):
+    x = to_device(fw, rng.standard_normal((1, 1, 8)).astype(np.float32))
+    w = to_device(fw, rng.standard_normal((1, 1, 3)))
+    with pytest.raises(ValueError, match="convkit InvalidArgument"):
+        convkit.conv(x, w)
+
+
+def test_choose_algorithm_explains(fw):
+    text = str(convkit.choose_algorithm((1, 1, 1 << 16), (1, 1, 9), dtype=np.float32))
+    assert "chose" in text

@@ -1,0 +1,105 @@
+"""convkit.signal against scipy.signal on random real inputs of rank 1 to 3."""
+
+import numpy as np
+import pytest
+
+scipy_signal = pytest.importorskip("scipy.signal")
+
+from convkit import signal  # noqa: E402
+
+MODES = ["full", "valid", "same"]
+
+
+def pairs(rng, ndim, count):
+    for _ in range(count):
+        s1 = tuple(int(v) for v in rng.integers(1, 9, ndim))
+        s2 = tuple(int(v) for v in rng.integers(1, 6, ndim))
+        yield rng.standard_normal(s1), rng.standard_normal(s2)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", ["convolve", "correlate"])
+def test_nd_matches_scipy(rng, ndim, mode, name):
+    ours, theirs = getattr(signal, name), getattr(scipy_signal, name)
+    checked = 0
+    for a, b in pairs(rng, ndim, 12):
+        try:
+            expected = theirs(a, b, mode=mode, method="direct")
+        except ValueError as e:  # 'valid' with neither input the larger: the same error
+            with pytest.raises(ValueError, match="at least as large"):
+                ours(a, b, mode=mode)
+            assert "at least as large" in str(e)
+            continue
+        got = ours(a, b, mode=mode)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(ours(a, b, mode=mode, method="direct"), expected, rtol=1e-12, atol=1e-12)
+        checked += 1
+    assert checked > 0
+
+
+def test_correlate_full_is_in_reversed_lag_order():
+    # scipy's doc example shape: z[k] = sum_l a[l] b[l - k + N - 1]
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5])
+    np.testing.assert_allclose(signal.correlate(a, b), scipy_signal.correlate(a, b))
+    np.testing.assert_allclose(signal.correlate(a, b), signal.convolve(a, b[::-1]))
+
+
+def test_float32_and_lists(rng):
+    a = rng.standard_normal(20).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    got = signal.convolve(a, b, mode="same")
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, scipy_signal.convolve(a, b, mode="same"), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(signal.convolve([1.0, 2.0], [3.0, 4.0]), scipy_signal.convolve([1.0, 2.0], [3.0, 4.0]))
+
+
+def test_fft_method_and_bad_flags():
+    with pytest.raises(NotImplementedError, match="Fft"):
+        signal.convolve([1.0, 2.0], [1.0], method="fft")
+    with pytest.raises(ValueError, match="method"):
+        signal.correlate([1.0, 2.0], [1.0], method="winograd")
+    with pytest.raises(ValueError, match="mode"):
+        signal.convolve([1.0, 2.0], [1.0], mode="circular")
+    with pytest.raises(ValueError, match="dimensionality"):
+        signal.convolve(np.ones(3), np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("boundary", ["fill", "wrap", "symm"])
+@pytest.mark.parametrize("name", ["convolve2d", "correlate2d"])
+def test_2d_matches_scipy(rng, mode, boundary, name):
+    ours, theirs = getattr(signal, name), getattr(scipy_signal, name)
+    checked = refused = 0
+    for a, b in pairs(rng, 2, 25):
+        try:
+            expected = theirs(a, b, mode=mode, boundary=boundary)
+        except ValueError:
+            continue
+        pad_needed = [k - 1 if mode == "full" else (k - 1) - (k - 1) // 2 if mode == "same" else 0
+                      for k in b.shape]
+        if boundary != "fill" and mode != "valid" and any(p > d for p, d in zip(pad_needed, a.shape)):
+            # convkit's documented rule: wrap / symm need each pad <= D (SciPy extends further)
+            with pytest.raises(ValueError, match=r"must be <= D"):
+                ours(a, b, mode=mode, boundary=boundary)
+            refused += 1
+            continue
+        got = ours(a, b, mode=mode, boundary=boundary)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+        checked += 1
+    assert checked > 0
+
+
+def test_2d_boundary_aliases_and_fillvalue():
+    a = np.arange(12.0).reshape(3, 4)
+    b = np.array([[1.0, 2.0], [3.0, 4.0]])
+    for ours, theirs in [("circular", "wrap"), ("symmetric", "symm"), ("pad", "fill")]:
+        np.testing.assert_allclose(signal.convolve2d(a, b, "same", ours), scipy_signal.convolve2d(a, b, "same", theirs))
+    with pytest.raises(NotImplementedError, match="fillvalue"):
+        signal.convolve2d(a, b, fillvalue=1.0)
+    with pytest.raises(ValueError, match="boundary"):
+        signal.convolve2d(a, b, boundary="reflect")
+    with pytest.raises(ValueError, match="2-D"):
+        signal.correlate2d(np.ones(3), np.ones(2))

@@ -52,11 +52,7 @@ bool is_poison(T v) {
   return true;
 }
 
-struct Case {
-  std::string name;
-  ConvSpec spec;
-  Shape x, w;
-};
+using Case = ConvCase;  // the problem table's row type
 
 std::vector<Case> cases() {
   return {

@@ -9,6 +9,7 @@
 #include "indexing.cuh"
 #include "validate.hpp"
 
+#include <string>
 #include <vector>
 
 namespace convkit::reference {
@@ -171,8 +172,12 @@ ConvProblem gradient_problem(const ConvSpec& spec, const Shape& x, const char* x
   try {
     return spec.problem(x, w);
   } catch (const Error& e) {
+    // Re-wrapped, so drop the "convkit <Status>: " that the new Error adds again.
+    std::string why = e.what();
+    const std::string prefix = std::string("convkit ") + status_name(e.status()) + ": ";
+    if (why.compare(0, prefix.size(), prefix) == 0) why.erase(0, prefix.size());
     throw Error(e.status(), detail::msg(fn, ": ", x_name, " shape ", x, " with ", w_name, " shape ", w,
-                                        " is not a valid forward problem for the spec: ", e.what()));
+                                        " is not a valid forward problem for the spec: ", why));
   }
 }
 

@@ -288,7 +288,7 @@ TEST(BackwardReference, BadInputRejectedBeforeWriting) {
   expect_rejected([&] { conv_backward_filter(spec, x.view(), dy.view(), TensorView<double>::host(dw.data(), {6, 2, 1, 3})); },
                   dw.data(), dw_bytes, "dy shape");
   expect_rejected([&] { conv_backward_filter(spec, x.view(), dy.view(), TensorView<double>::host(dw.data(), {6, 4, 3, 1})); },
-                  dw.data(), dw_bytes, "dw shape");
+                  dw.data(), dw_bytes, "dw shape [6, 4, 3, 1] is not a valid forward problem for the spec: w.shape[1]");
   // dx of 9 rows gives 5 output rows, not dy's 4.
   expect_rejected([&] { conv_backward_data(spec, dy.view(), w.view(), TensorView<double>::host(dx.data(), {2, 4, 9, 6})); },
                   dx.data(), dx_bytes, "dy shape");

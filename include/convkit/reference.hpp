@@ -29,7 +29,8 @@ CONVKIT_EXPORT void conv_sampled(const ConvSpec& spec, TensorArg x, TensorArg w,
 /// linear map y = T·x that conv() computes for fixed w, dx = Tᵀ·dy -- the
 /// gradient with respect to the input. Boundary modes fold the adjoint back
 /// onto the input elements they read. dy has conv's output shape, dx the
-/// input shape.
+/// input shape. conv_backward_data() with beta 0 computes the same; this one
+/// also rejects a spec with bias(true).
 CONVKIT_EXPORT void conv_transpose(const ConvSpec& spec, TensorArg dy, TensorArg w, TensorArg dx);
 
 // The three gradients of conv() (DESIGN §1b) for a loss L with dy = ∂L/∂y.

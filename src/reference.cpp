@@ -1,7 +1,9 @@
-// The CPU reference: DESIGN §1 as straight loops, accumulating in double.
-// It shares boundary folding and the kernel flip with the GPU kernels
-// (kernels/indexing.cuh), and is checked independently against SciPy golden
-// data (tests/data). Slow on purpose; never the thing to optimise.
+// The CPU reference: DESIGN §1 and its gradients (§1b) as straight loops,
+// accumulating in double. It shares boundary folding and the kernel flip with
+// the GPU kernels (kernels/indexing.cuh); the forward is checked
+// independently against SciPy golden data (tests/data), the gradients against
+// finite differences of the forward. Slow on purpose; never the thing to
+// optimise.
 #include <convkit/reference.hpp>
 
 #include "arith.hpp"

@@ -1,6 +1,6 @@
 // The CPU reference: straight loops in double precision over DESIGN §1's
-// definition. Slow on purpose, the oracle every other path is checked
-// against. Needs no GPU; takes host views only.
+// definition and its three gradients (§1b). Slow on purpose, the oracle every
+// other path is checked against. Needs no GPU; takes host views only.
 #pragma once
 
 #include <convkit/export.hpp>

@@ -135,6 +135,16 @@ CONVKIT_HD i64 window_span(i64 outs, i64 stride, i64 ker, i64 dil) {
   return (outs - 1) * stride + (ker - 1) * dil + 1;
 }
 
+/// Whether window_span(outs, stride, ker, dil) <= limit, computed without
+/// overflow for any positive sizes (a stride or dilation near 2^63 is a valid
+/// spec). A factor that multiplies nothing (one output, one tap) is ignored.
+CONVKIT_HD bool window_within(i64 outs, i64 stride, i64 ker, i64 dil, i64 limit) {
+  if (outs > limit || ker > limit) return false;
+  if (outs > 1 && stride > limit) return false;
+  if (ker > 1 && dil > limit) return false;
+  return window_span(outs, outs > 1 ? stride : 1, ker, ker > 1 ? dil : 1) <= limit;
+}
+
 /// fold_index for tile loads: a tile can reach past the extended input (its
 /// last outputs may lie beyond O), where a single fold step is no longer
 /// valid. Such positions feed no written output; they read zero (-1).
@@ -148,6 +158,10 @@ CONVKIT_HD i64 fold_clamped(i64 pos, i64 D, i64 pad_lo, i64 pad_hi, Boundary b) 
 /// multiple of kTileAlign (ox0 always is): tile rows then load and store as
 /// aligned 16-byte vectors.
 CONVKIT_HD i64 tap_shift(i64 pad_lo) { return (kTileAlign - pad_lo % kTileAlign) % kTileAlign; }
+
+/// depthwise2d / smallchannel2d: tile width (outputs) shaped to the plane, so
+/// small planes waste fewer threads; the height is kTileThreads / width.
+CONVKIT_HD i64 shaped_tile_w(const ConvProblem& p) { return pow2_between(p.out[2], 4, 32); }
 
 /// Launch geometry of one variant for one problem, computed on the host and
 /// passed to the kernel by value. A "task" is the work of one block between
@@ -227,7 +241,7 @@ inline DirectGeom direct_geometry(DirectVariant v, const ConvProblem& p, std::si
     case DirectVariant::SmallChannel2d: {
       // Tile shaped to the output plane so small planes waste fewer threads.
       g.threads = kTileThreads;
-      g.tile_w = pow2_between(p.out[2], 4, 32);
+      g.tile_w = shaped_tile_w(p);
       g.tile_h = kTileThreads / g.tile_w;
       g.tiles_x = ceil_div(p.out[2], g.tile_w);
       g.tiles_y = ceil_div(p.out[1], g.tile_h);
@@ -259,7 +273,17 @@ inline std::size_t direct_smem_bytes(const DirectGeom& g, std::size_t elem) {
 
 /// Whether variant `v` computes `p` (elements of `elem` bytes). Pure.
 inline bool direct_applies(DirectVariant v, const ConvProblem& p, std::size_t elem) {
-  auto fits = [&] { return direct_smem_bytes(direct_geometry(v, p, elem), elem) <= kSmemLimit; };
+  // The strided tiles (depthwise2d, smallchannel2d) read a window that grows
+  // with stride and dilation: bound it by what shared memory holds before the
+  // geometry multiplies it out (a stride of 2^58 would overflow there).
+  auto windows_fit = [&] {
+    if (v != DirectVariant::Depthwise2d && v != DirectVariant::SmallChannel2d) return true;
+    const i64 limit = static_cast<i64>(kSmemLimit / elem);
+    const i64 tile_w = shaped_tile_w(p), tile_h = kTileThreads / tile_w;
+    return window_within(tile_w, p.stride[2], p.ker[2], p.dilation[2], limit) &&
+           window_within(tile_h, p.stride[1], p.ker[1], p.dilation[1], limit);
+  };
+  auto fits = [&] { return windows_fit() && direct_smem_bytes(direct_geometry(v, p, elem), elem) <= kSmemLimit; };
   const bool unit = p.stride[0] == 1 && p.stride[1] == 1 && p.stride[2] == 1 && p.dilation[0] == 1 &&
                     p.dilation[1] == 1 && p.dilation[2] == 1;
   switch (v) {

@@ -19,6 +19,19 @@ namespace convkit::detail {
 
 class PlanImpl;
 
+/// Operands of a backward call: validated device pointers.
+///  - Direction::BackwardData:   dy, w  -> out = dx (x unused)
+///  - Direction::BackwardFilter: x, dy  -> out = dw (w unused)
+/// accumulate: out += gradient (beta 1); otherwise out = gradient and out is
+/// never read (beta 0).
+struct GradOperands {
+  const void* x = nullptr;
+  const void* w = nullptr;
+  const void* dy = nullptr;
+  void* out = nullptr;
+  bool accumulate = false;
+};
+
 /// What conv.cpp needs from an algorithm. The problem passed in is already
 /// validated; run() receives validated device pointers, N >= 1, and a
 /// workspace limit already checked against workspace().
@@ -36,7 +49,39 @@ struct AlgorithmOps {
   /// keeps the weight pointers and calls run()).
   std::unique_ptr<PlanImpl> (*make_plan)(const std::shared_ptr<ContextState>& ctx, const ConvProblem& p,
                                          DType t);
+
+  // The backward directions (BackwardData, BackwardFilter), same contracts as
+  // the forward members above with `d` added. A null supports_backward means
+  // the algorithm has no backward path yet (NotSupported, with that reason).
+  // run_backward receives N >= 1 (backward-filter with N = 0 is handled by
+  // the caller: dw = beta·dw).
+  Support (*supports_backward)(const ConvProblem& p, DType t, Direction d) = nullptr;
+  std::size_t (*workspace_backward)(const ConvProblem& p, DType t, Direction d) = nullptr;
+  std::size_t (*min_workspace_backward)(const ConvProblem& p, DType t, Direction d) = nullptr;
+  void (*run_backward)(ContextState& ctx, const ConvProblem& p, DType t, Direction d,
+                       const GradOperands& ops) = nullptr;
 };
+
+/// Support of `ops` for direction `d` (forward or backward) of a validated problem.
+Support supports_direction(const AlgorithmOps& ops, const ConvProblem& p, DType t, Direction d);
+/// Workspace of `ops` for direction `d`, whole batch / least it runs with.
+std::size_t workspace_direction(const AlgorithmOps& ops, const ConvProblem& p, DType t, Direction d);
+std::size_t min_workspace_direction(const AlgorithmOps& ops, const ConvProblem& p, DType t, Direction d);
+/// Runs direction `d`: forward with Operands{x, w, b, y}, backward with `g`.
+void run_direction(const AlgorithmOps& ops, ContextState& ctx, const ConvProblem& p, DType t, Direction d,
+                   const Operands& fwd, const GradOperands& g);
+
+/// db[k] = (accumulate ? db[k] : 0) + Σ_n Σ_q dy[n,k,q] for dy [N, K, Q] on
+/// the context's stream: the deterministic reduction of
+/// conv_backward_bias (direct_backward.cpp). N, K, Q >= 0; with N·Q = 0 it
+/// still writes db (zeros, or leaves it under accumulate).
+void run_backward_bias(ContextState& ctx, DType t, std::int64_t N, std::int64_t K, std::int64_t Q, const void* dy,
+                       void* db, bool accumulate);
+
+/// y[n,c,q] = bias[c] for y [N, C, Q] on the context's stream (the bias of
+/// conv_transpose, before the adjoint accumulates onto it).
+void fill_channel_bias(ContextState& ctx, DType t, std::int64_t N, std::int64_t C, std::int64_t Q, const void* bias,
+                       void* y);
 
 extern const AlgorithmOps kDirectOps;
 extern const AlgorithmOps kIm2colGemmOps;
@@ -51,7 +96,8 @@ std::unique_ptr<PlanImpl> make_plan_impl(const std::shared_ptr<ContextState>& ct
 
 /// Algorithm::Auto's choice (tuning.cpp): cost model, or the tuner when the
 /// context has tuning on.
-AlgorithmChoice choose(const std::shared_ptr<ContextState>& ctx, const ConvProblem& p, DType t, bool for_plan);
+AlgorithmChoice choose(const std::shared_ptr<ContextState>& ctx, const ConvProblem& p, DType t, bool for_plan,
+                       Direction d = Direction::Forward);
 
 /// Support{false, reason}: shorthand for algorithms' supports().
 inline Support unsupported(std::string reason) { return Support{false, std::move(reason), {}}; }
@@ -76,7 +122,11 @@ class PlanImpl {
     if (problem_.N == 0) return;
     ops_.run(*ctx_, problem_, dtype_, Operands{x, w_, b_, y});
   }
-  virtual void run_transpose(const void* dy, void* dx);
+  /// Backward passes with the plan's algorithm (validated pointers; N >= 1
+  /// is not guaranteed). The generic plan calls run_backward with the bound
+  /// weights; the Toeplitz plan overrides backward-data with Tᵀ·dy.
+  virtual void run_backward_data(const void* dy, void* dx, bool accumulate);
+  virtual void run_backward_filter(const void* x, const void* dy, void* dw, bool accumulate);
   virtual std::size_t workspace_bytes() const { return ops_.workspace(problem_, dtype_); }
   /// The path it runs (Support::variant).
   virtual std::string variant() const { return ops_.supports(problem_, dtype_).variant; }

@@ -10,9 +10,9 @@
 
 namespace convkit::detail {
 
-/// Whether `a`'s results are bit-identical run to run (the table in
+/// Whether `a`'s results in direction `d` are bit-identical run to run (the table in
 /// tuning.cpp, or a test's override).
-CONVKIT_EXPORT bool is_deterministic(Algorithm a);
+CONVKIT_EXPORT bool is_deterministic(Algorithm a, Direction d = Direction::Forward);
 
 /// Test hook: is_deterministic(a) answers `bit_identical` until the overrides
 /// are cleared. Process-wide; guarded by a mutex.

@@ -158,47 +158,6 @@ void backward_bias(const T* dy, std::int64_t N, std::int64_t K, std::int64_t Q, 
   store(acc, db, accumulate);
 }
 
-// beta as cuDNN uses it for gradients: 0 overwrites, 1 accumulates. Other
-// scalings are left out until a caller needs them: every GPU path would have
-// to carry them too.
-bool accumulate_from_beta(double beta, const char* fn) {
-  CONVKIT_EXPECTS(beta == 0.0 || beta == 1.0, Status::InvalidArgument, fn, ": beta = ", beta,
-                  ": must be 0 (overwrite the output) or 1 (accumulate into it)");
-  return beta == 1.0;
-}
-
-// spec.problem() for a gradient call, its message prefixed with the call and
-// the caller's names for the shapes (its own say x and w).
-ConvProblem gradient_problem(const ConvSpec& spec, const Shape& x, const char* x_name, const Shape& w,
-                             const char* w_name, const char* fn) {
-  try {
-    return spec.problem(x, w);
-  } catch (const Error& e) {
-    // Re-wrapped, so drop the "convkit <Status>: " that the new Error adds again.
-    std::string why = e.what();
-    const std::string prefix = std::string("convkit ") + status_name(e.status()) + ": ";
-    if (why.compare(0, prefix.size(), prefix) == 0) why.erase(0, prefix.size());
-    throw Error(e.status(), detail::msg(fn, ": ", x_name, " shape ", x, " with ", w_name, " shape ", w,
-                                        " is not a valid forward problem for the spec: ", why));
-  }
-}
-
-// The gradient dy must have exactly the forward output shape; for
-// backward-data this is what resolves the stride ambiguity.
-void check_dy_shape(const TensorArg& dy, const ConvProblem& p, const char* fn, const char* x_name,
-                    const char* w_name) {
-  const Shape want = p.y_shape();
-  CONVKIT_EXPECTS(dy.shape == want, Status::InvalidArgument, fn, ": dy shape = ", dy.shape,
-                  ": must be the forward output shape ", want, " that the spec gives for ", x_name, " shape ",
-                  p.x_shape(), " and ", w_name, " shape ", p.w_shape());
-}
-
-void check_same_dtype(const TensorArg& t, const char* name, DType want, const char* ref_name, const char* fn) {
-  detail::check_enum(t.dtype, detail::msg(name, " dtype").c_str());
-  CONVKIT_EXPECTS(t.dtype == want, Status::InvalidArgument, fn, ": ", name, " dtype = ", dtype_name(t.dtype),
-                  ": must match ", ref_name, " dtype ", dtype_name(want));
-}
-
 }  // namespace
 
 void conv(const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg y) { conv(spec, x, w, TensorArg(), y); }
@@ -256,21 +215,8 @@ void conv_transpose(const ConvSpec& spec, TensorArg dy, TensorArg w, TensorArg d
 
 void conv_backward_data(const ConvSpec& spec, TensorArg dy, TensorArg w, TensorArg dx, double beta) {
   const char* fn = "conv_backward_data";
-  const Status bad = Status::InvalidArgument;
-  CONVKIT_EXPECTS(dy.present, bad, fn, ": dy is missing");
-  CONVKIT_EXPECTS(w.present, bad, fn, ": w is missing");
-  CONVKIT_EXPECTS(dx.present, bad, fn, ": dx is missing");
-  detail::check_enum(dy.dtype, "dy dtype");
-  check_same_dtype(w, "w", dy.dtype, "dy", fn);
-  check_same_dtype(dx, "dx", dy.dtype, "dy", fn);
-  const bool accumulate = accumulate_from_beta(beta, fn);
-  const ConvProblem p = gradient_problem(spec, dx.shape, "dx", w.shape, "w", fn);
-  check_dy_shape(dy, p, fn, "dx", "w");
-  detail::check_tensor(dy, "dy", dy.dtype, Location::Host, dy.shape, false);
-  detail::check_tensor(w, "w", dy.dtype, Location::Host, w.shape, false);
-  detail::check_tensor(dx, "dx", dy.dtype, Location::Host, dx.shape, true);
-  detail::check_no_overlap(dx, "dx", dy, "dy");
-  detail::check_no_overlap(dx, "dx", w, "w");
+  const bool accumulate = detail::accumulate_from_beta(beta, fn);
+  const ConvProblem p = detail::validate_backward_data(spec, dy, w, dx, Location::Host, fn);
   if (dy.dtype == DType::F32)
     backward_data(p, static_cast<const float*>(dy.data), static_cast<const float*>(w.data),
                   static_cast<float*>(const_cast<void*>(dx.data)), accumulate);
@@ -281,21 +227,8 @@ void conv_backward_data(const ConvSpec& spec, TensorArg dy, TensorArg w, TensorA
 
 void conv_backward_filter(const ConvSpec& spec, TensorArg x, TensorArg dy, TensorArg dw, double beta) {
   const char* fn = "conv_backward_filter";
-  const Status bad = Status::InvalidArgument;
-  CONVKIT_EXPECTS(x.present, bad, fn, ": x is missing");
-  CONVKIT_EXPECTS(dy.present, bad, fn, ": dy is missing");
-  CONVKIT_EXPECTS(dw.present, bad, fn, ": dw is missing");
-  detail::check_enum(x.dtype, "x dtype");
-  check_same_dtype(dy, "dy", x.dtype, "x", fn);
-  check_same_dtype(dw, "dw", x.dtype, "x", fn);
-  const bool accumulate = accumulate_from_beta(beta, fn);
-  const ConvProblem p = gradient_problem(spec, x.shape, "x", dw.shape, "dw", fn);
-  check_dy_shape(dy, p, fn, "x", "dw");
-  detail::check_tensor(x, "x", x.dtype, Location::Host, x.shape, false);
-  detail::check_tensor(dy, "dy", x.dtype, Location::Host, dy.shape, false);
-  detail::check_tensor(dw, "dw", x.dtype, Location::Host, dw.shape, true);
-  detail::check_no_overlap(dw, "dw", x, "x");
-  detail::check_no_overlap(dw, "dw", dy, "dy");
+  const bool accumulate = detail::accumulate_from_beta(beta, fn);
+  const ConvProblem p = detail::validate_backward_filter(spec, x, dy, dw, Location::Host, fn);
   if (x.dtype == DType::F32)
     backward_filter(p, static_cast<const float*>(x.data), static_cast<const float*>(dy.data),
                     static_cast<float*>(const_cast<void*>(dw.data)), accumulate);
@@ -306,31 +239,14 @@ void conv_backward_filter(const ConvSpec& spec, TensorArg x, TensorArg dy, Tenso
 
 void conv_backward_bias(TensorArg dy, TensorArg db, double beta) {
   const char* fn = "conv_backward_bias";
-  const Status bad = Status::InvalidArgument;
-  CONVKIT_EXPECTS(dy.present, bad, fn, ": dy is missing");
-  CONVKIT_EXPECTS(db.present, bad, fn, ": db is missing");
-  detail::check_enum(dy.dtype, "dy dtype");
-  check_same_dtype(db, "db", dy.dtype, "dy", fn);
-  const bool accumulate = accumulate_from_beta(beta, fn);
-  // dy is a forward output [N, K, O1..Od] with d = 1, 2 or 3.
-  CONVKIT_EXPECTS(dy.shape.rank() >= 3 && dy.shape.rank() <= 5, bad, fn, ": dy shape = ", dy.shape,
-                  ": must be a convolution output [N, K, O1..Od] of rank 3 to 5");
-  for (int i = 0; i < dy.shape.rank(); ++i)
-    CONVKIT_EXPECTS(dy.shape[i] >= 0, bad, fn, ": dy shape = ", dy.shape, ": sizes must be >= 0");
-  const std::int64_t N = dy.shape[0], K = dy.shape[1];
-  detail::check_tensor(dy, "dy", dy.dtype, Location::Host, dy.shape, false);
-  CONVKIT_EXPECTS(db.shape == Shape{K}, bad, fn, ": db shape = ", db.shape, ": must be [K] = [", K,
-                  "], K being dy's channel count (dy shape ", dy.shape, ")");
-  detail::check_tensor(db, "db", dy.dtype, Location::Host, db.shape, true);
-  detail::check_no_overlap(db, "db", dy, "dy");
-  std::int64_t Q = 1;
-  for (int i = 2; i < dy.shape.rank(); ++i) Q = detail::mul_checked(Q, dy.shape[i], "conv_backward_bias: dy spatial size");
+  const bool accumulate = detail::accumulate_from_beta(beta, fn);
+  const detail::BiasGradShape s = detail::validate_backward_bias(dy, db, Location::Host, fn);
   if (dy.dtype == DType::F32)
-    backward_bias(static_cast<const float*>(dy.data), N, K, Q, static_cast<float*>(const_cast<void*>(db.data)),
+    backward_bias(static_cast<const float*>(dy.data), s.N, s.K, s.Q, static_cast<float*>(const_cast<void*>(db.data)),
                   accumulate);
   else
-    backward_bias(static_cast<const double*>(dy.data), N, K, Q, static_cast<double*>(const_cast<void*>(db.data)),
-                  accumulate);
+    backward_bias(static_cast<const double*>(dy.data), s.N, s.K, s.Q,
+                  static_cast<double*>(const_cast<void*>(db.data)), accumulate);
 }
 
 }  // namespace convkit::reference

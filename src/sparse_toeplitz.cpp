@@ -232,12 +232,13 @@ class ToeplitzPlan final : public PlanImpl {
 
   void run(const void* x, void* y) override {
     if (problem_.N == 0) return;
-    multiply(CUSPARSE_OPERATION_NON_TRANSPOSE, x, y, static_cast<const T*>(b_));
+    multiply(CUSPARSE_OPERATION_NON_TRANSPOSE, x, y, static_cast<const T*>(b_), false);
   }
 
-  void run_transpose(const void* dy, void* dx) override {
+  // dx (+)= Tᵀ·dy with the matrix of the bound weights.
+  void run_backward_data(const void* dy, void* dx, bool accumulate) override {
     if (problem_.N == 0) return;
-    multiply(CUSPARSE_OPERATION_TRANSPOSE, dy, dx, nullptr);
+    multiply(CUSPARSE_OPERATION_TRANSPOSE, dy, dx, nullptr, accumulate);
   }
 
   std::size_t workspace_bytes() const override {
@@ -344,8 +345,9 @@ class ToeplitzPlan final : public PlanImpl {
   }
 
   // out = op(T)·in for the N images (+ bias[k] on channel k's outputs;
-  // forward only).
-  void multiply(cusparseOperation_t opA, const void* in, void* out, const T* bias) {
+  // forward only), or out += op(T)·in when `accumulate` (the products then
+  // start from out itself instead of a zeroed or bias-filled output).
+  void multiply(cusparseOperation_t opA, const void* in, void* out, const T* bias, bool accumulate) {
     const tz::Info& info = A_.info();
     const bool fwd = opA == CUSPARSE_OPERATION_NON_TRANSPOSE;
     Op& op = ops_state_[fwd ? 0 : 1];
@@ -370,7 +372,7 @@ class ToeplitzPlan final : public PlanImpl {
       buffer_size_or_refuse(cusparseSpMV_bufferSize(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, &bytes),
                             "cusparseSpMV_bufferSize", fwd ? "SpMV CSR_ALG2" : "the transposed SpMV", info);
       void* buf = scratch(op, bytes, 0).buf;
-      init_out(out, n_out, bias);
+      if (!accumulate) init_out(out, n_out, bias);
       if (toeplitz_plan::preprocess_wanted(persistent_, op.prepared, bytes))
         optional_preprocess(cusparseSpMV_preprocess(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, buf),
                             "cusparseSpMV_preprocess");
@@ -439,7 +441,7 @@ class ToeplitzPlan final : public PlanImpl {
                             "cusparseSpMM_bufferSize", fwd ? "SpMM CSR_ALG3" : "the transposed SpMM", info);
       void* buf = scratch(op, bytes, 0).buf;
       record_layout();
-      init_out(out, n_out, bias);
+      if (!accumulate) init_out(out, n_out, bias);
       spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, buf, bytes);
       return;
     }
@@ -452,7 +454,10 @@ class ToeplitzPlan final : public PlanImpl {
     T* rout = reinterpret_cast<T*>(sc.copies + aligned(in_bytes));
     cudaStream_t s = ctx_->stream();
     toeplitz::transpose_device<T>(s, static_cast<const T*>(in), rin, N, n_in, nullptr, 1);
-    CONVKIT_CUDA_TRY(cudaMemsetAsync(rout, 0, out_bytes, s));
+    if (accumulate)
+      toeplitz::transpose_device<T>(s, static_cast<const T*>(out), rout, N, n_out, nullptr, 1);
+    else
+      CONVKIT_CUDA_TRY(cudaMemsetAsync(rout, 0, out_bytes, s));
     describe(m, rin, rout, CUSPARSE_ORDER_ROW);
     spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, sc.buf, op.row_bytes);
     toeplitz::transpose_device<T>(s, rout, static_cast<T*>(out), n_out, N, bias, problem_.out_spatial());
@@ -492,6 +497,42 @@ void run_sparse_toeplitz(ContextState& ctx, const ConvProblem& p, DType t, const
     run_typed<double>(ctx, p, ops);
 }
 
+// Backward-data is Tᵀ·dy on the forward matrix: supported wherever the
+// forward product is, with the same matrix and budget. Backward-filter has
+// no Toeplitz formulation yet.
+Support supports_sparse_toeplitz_backward(const ConvProblem& p, DType t, Direction d) {
+  if (d == Direction::BackwardFilter)
+    return unsupported("Algorithm::SparseToeplitz has no backward-filter path yet");
+  Support s = supports_sparse_toeplitz(p, t);
+  if (s) s.variant += "-transposed";
+  return s;
+}
+
+std::size_t workspace_sparse_toeplitz_backward(const ConvProblem& p, DType t, Direction) {
+  return workspace_sparse_toeplitz(p, t);
+}
+std::size_t min_workspace_sparse_toeplitz_backward(const ConvProblem& p, DType t, Direction) {
+  return min_workspace_sparse_toeplitz(p, t);
+}
+
+template <class T>
+void run_backward_typed(ContextState& ctx, const ConvProblem& p, const GradOperands& g) {
+  std::shared_ptr<ContextState> ref(&ctx, [](ContextState*) {});
+  ToeplitzPlan<T> plan(ref, p, dtype_v<T>, false);
+  plan.set_weights(g.w, nullptr);
+  plan.run_backward_data(g.dy, g.out, g.accumulate);
+}
+
+void run_sparse_toeplitz_backward(ContextState& ctx, const ConvProblem& p, DType t, Direction d,
+                                  const GradOperands& g) {
+  CONVKIT_EXPECTS(d == Direction::BackwardData, Status::NotSupported,
+                  "Algorithm::SparseToeplitz has no backward-filter path yet");
+  if (t == DType::F32)
+    run_backward_typed<float>(ctx, p, g);
+  else
+    run_backward_typed<double>(ctx, p, g);
+}
+
 std::unique_ptr<PlanImpl> make_sparse_toeplitz_plan(const std::shared_ptr<ContextState>& ctx, const ConvProblem& p,
                                                     DType t) {
   if (t == DType::F32) return std::make_unique<ToeplitzPlan<float>>(ctx, p, t, true);
@@ -500,7 +541,15 @@ std::unique_ptr<PlanImpl> make_sparse_toeplitz_plan(const std::shared_ptr<Contex
 
 }  // namespace
 
-const AlgorithmOps kSparseToeplitzOps{Algorithm::SparseToeplitz, supports_sparse_toeplitz, workspace_sparse_toeplitz,
-                                      min_workspace_sparse_toeplitz, run_sparse_toeplitz, make_sparse_toeplitz_plan};
+const AlgorithmOps kSparseToeplitzOps{Algorithm::SparseToeplitz,
+                                      supports_sparse_toeplitz,
+                                      workspace_sparse_toeplitz,
+                                      min_workspace_sparse_toeplitz,
+                                      run_sparse_toeplitz,
+                                      make_sparse_toeplitz_plan,
+                                      supports_sparse_toeplitz_backward,
+                                      workspace_sparse_toeplitz_backward,
+                                      min_workspace_sparse_toeplitz_backward,
+                                      run_sparse_toeplitz_backward};
 
 }  // namespace convkit::detail

@@ -131,7 +131,7 @@ double roof_ms(double flops, double peak, double ec, double bytes, double bw, do
 }
 
 double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p, DType t,
-                   const ContextState& ctx, bool for_plan) {
+                   const ContextState& ctx, bool for_plan, Direction dir) {
   const DeviceModel d = device_model();
   const double esz = double(dtype_size(t));
   const double peak = t == DType::F32 ? d.fp32_flops : d.fp64_flops;
@@ -141,7 +141,11 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
   const double taps = double(p.Cg()) * p.ker_spatial();
   switch (a) {
     case Algorithm::Direct: {
-      const bool generic = variant.find("generic") != std::string::npos;
+      // Backward passes (untimed so far): backward-data's gather as generic
+      // unless it reuses a forward kernel; backward-filter's two-pass
+      // reduction at half of generic's efficiency.
+      if (dir == Direction::BackwardFilter) return roof_ms(flops, peak, 0.06, bytes, d.bandwidth, 0.3, 2);
+      const bool generic = variant.find("generic") != std::string::npos || variant.find("gather") != std::string::npos;
       return generic ? roof_ms(flops, peak, 0.12, bytes, d.bandwidth, 0.4, 1)
                      : roof_ms(flops, peak, 0.5, bytes, d.bandwidth, 0.75, 1);
     }
@@ -182,7 +186,12 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
   return 1e30;
 }
 
-// Whether each algorithm's results are bit-identical run to run. Direct: one
+// Whether each algorithm's results are bit-identical run to run, per
+// direction. Backward: Direct's backward-data is a gather (one thread owns
+// each dx element) and its backward-filter and the bias gradient a
+// fixed-order two-pass reduction; Im2colGemm's are cuBLAS GEMMs and a col2im
+// gather; SparseToeplitz's backward-data is cuSPARSE's transposed product,
+// which cuSPARSE documents as not bit-reproducible. Forward: Direct: one
 // thread owns each output and sums in a fixed order. Im2colGemm: cuBLAS
 // guarantees run-to-run bitwise reproducibility on one architecture and SM
 // count (atomics mode stays off). SparseToeplitz: the forward SpMV runs
@@ -199,12 +208,19 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
 // (override_determinism_for_testing).
 struct DeterminismRow {
   Algorithm algorithm;
+  Direction direction;
   bool bit_identical;
 };
 constexpr DeterminismRow kDeterminism[] = {
-    {Algorithm::Direct, true},
-    {Algorithm::Im2colGemm, true},
-    {Algorithm::SparseToeplitz, true},
+    {Algorithm::Direct, Direction::Forward, true},
+    {Algorithm::Direct, Direction::BackwardData, true},
+    {Algorithm::Direct, Direction::BackwardFilter, true},
+    {Algorithm::Im2colGemm, Direction::Forward, true},
+    {Algorithm::Im2colGemm, Direction::BackwardData, true},
+    {Algorithm::Im2colGemm, Direction::BackwardFilter, true},
+    {Algorithm::SparseToeplitz, Direction::Forward, true},
+    {Algorithm::SparseToeplitz, Direction::BackwardData, false},
+    {Algorithm::SparseToeplitz, Direction::BackwardFilter, true},
 };
 
 std::mutex g_determinism_mutex;
@@ -219,14 +235,14 @@ std::map<std::string, Entry> g_cache;
 
 }  // namespace
 
-bool is_deterministic(Algorithm a) {
+bool is_deterministic(Algorithm a, Direction d) {
   {
     std::lock_guard<std::mutex> lock(g_determinism_mutex);
     auto it = g_determinism_overrides.find(a);
     if (it != g_determinism_overrides.end()) return it->second;
   }
   for (const DeterminismRow& r : kDeterminism)
-    if (r.algorithm == a) return r.bit_identical;
+    if (r.algorithm == a && r.direction == d) return r.bit_identical;
   return false;  // an algorithm not in the table is not known to be
 }
 
@@ -240,10 +256,11 @@ void clear_determinism_overrides_for_testing() {
   g_determinism_overrides.clear();
 }
 
-std::string cache_key(const ConvProblem& p, DType t, const ContextState& ctx) {
+std::string cache_key(const ConvProblem& p, DType t, const ContextState& ctx, Direction d) {
   std::ostringstream k;
   k << device_model().name << " | convkit " << CONVKIT_VERSION_STRING << " | " << p.str() << " | "
-    << dtype_name(t) << " | tf32=" << ctx.allow_tf32 << " | ws=" << ctx.workspace_limit;
+    << dtype_name(t) << " | " << direction_name(d) << " | tf32=" << ctx.allow_tf32
+    << " | ws=" << ctx.workspace_limit;
   return k.str();
 }
 
@@ -438,7 +455,7 @@ namespace {
 // synchronised construction + set_weights) and the median of a few runs
 // (CUDA events on the context's stream).
 Measured measure(const std::shared_ptr<ContextState>& st, const ConvProblem& p, DType t, const AlgorithmOps& ops,
-                 const Operands& data) {
+                 const Operands& data, Direction dir) {
   Measured m;
   cudaStream_t s = st->stream();
   try {
@@ -448,7 +465,18 @@ Measured measure(const std::shared_ptr<ContextState>& st, const ConvProblem& p, 
     plan->set_weights(data.w, data.b);
     CONVKIT_CUDA_TRY(cudaStreamSynchronize(s));
     m.setup_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    plan->run(data.x, data.y);  // warm-up
+    // Forward: y = conv(x, w). Backward-data: x = Tᵀ·y. Backward-filter:
+    // w = ∂L/∂w from x and y (the plan's weights are then not read).
+    auto run = [&] {
+      switch (dir) {
+        case Direction::Forward: plan->run(data.x, data.y); break;
+        case Direction::BackwardData: plan->run_backward_data(data.y, const_cast<void*>(data.x), false); break;
+        case Direction::BackwardFilter:
+          plan->run_backward_filter(data.x, data.y, const_cast<void*>(data.w), false);
+          break;
+      }
+    };
+    run();  // warm-up
     // Events destroyed on every path, a throwing run included.
     struct Events {
       cudaEvent_t e[2] = {nullptr, nullptr};
@@ -463,7 +491,7 @@ Measured measure(const std::shared_ptr<ContextState>& st, const ConvProblem& p, 
     std::vector<float> times;
     for (int r = 0; r < 5; ++r) {
       CONVKIT_CUDA_TRY(cudaEventRecord(a, s));
-      plan->run(data.x, data.y);
+      run();
       CONVKIT_CUDA_TRY(cudaEventRecord(b, s));
       CONVKIT_CUDA_TRY(cudaEventSynchronize(b));
       float ms = 0;
@@ -518,38 +546,42 @@ struct TempOperands {
     ops.x = make(p.x_shape().numel("tuning: temporary x"), "tuning: temporary x");
     ops.w = make(p.w_shape().numel("tuning: temporary w"), "tuning: temporary w");
     ops.b = p.has_bias ? make(p.K, "tuning: temporary bias") : nullptr;
-    ops.y = device_alloc(st, bytes_checked(p.y_shape().numel("tuning: temporary y"), esz, "tuning: temporary y"));
-    if (ops.y) ptrs.push_back(ops.y);
+    // Filled too: the backward passes read it as dy.
+    ops.y = make(p.y_shape().numel("tuning: temporary y"), "tuning: temporary y");
   }
 };
 
 }  // namespace
 
-AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProblem& p, DType t, bool for_plan) {
+AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProblem& p, DType t, bool for_plan,
+                       Direction dir) {
   ContextState& ctx = *st;
   AlgorithmChoice c;
   c.for_plan = for_plan;
+  c.direction = dir;
   std::vector<const AlgorithmOps*> ops_of;
   for (Algorithm a : kCandidates) {
     CandidateReport r;
     r.algorithm = a;
     const AlgorithmOps& ops = ops_for(a);
-    Support s = ops.supports(p, t);
+    Support s = supports_direction(ops, p, t, dir);
     if (!s) {
       r.excluded_because = "unsupported: " + s.reason;
-    } else if (ops.min_workspace(p, t) > ctx.workspace_limit) {
-      r.excluded_because = msg("workspace: needs ", ops.min_workspace(p, t), " bytes, limit ", ctx.workspace_limit);
-    } else if (a == Algorithm::SparseToeplitz && ops.workspace(p, t) > ctx.workspace_limit) {
+    } else if (min_workspace_direction(ops, p, t, dir) > ctx.workspace_limit) {
+      r.excluded_because = msg("workspace: needs ", min_workspace_direction(ops, p, t, dir), " bytes, limit ",
+                               ctx.workspace_limit);
+    } else if (a == Algorithm::SparseToeplitz && workspace_direction(ops, p, t, dir) > ctx.workspace_limit) {
       // The matrix cannot be chunked: a plan would refuse it (NotSupported),
       // so Auto must not pick it.
-      r.excluded_because = msg("memory: the Toeplitz matrix and its build scratch need ", ops.workspace(p, t),
-                               " bytes, over the context's workspace limit ", ctx.workspace_limit);
-    } else if (ctx.deterministic && !is_deterministic(a)) {
+      r.excluded_because = msg("memory: the Toeplitz matrix and its build scratch need ",
+                               workspace_direction(ops, p, t, dir), " bytes, over the context's workspace limit ",
+                               ctx.workspace_limit);
+    } else if (ctx.deterministic && !is_deterministic(a, dir)) {
       r.excluded_because = "not bit-identical run to run, and the context asks for determinism";
     } else {
       r.considered = true;
       r.variant = s.variant;
-      r.estimated_ms = estimate_ms(a, s.variant, p, t, ctx, for_plan);
+      r.estimated_ms = estimate_ms(a, s.variant, p, t, ctx, for_plan, dir);
     }
     c.candidates.push_back(r);
     ops_of.push_back(&ops);
@@ -558,10 +590,11 @@ AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProble
   for (const auto& r : c.candidates)
     if (!r.considered) why += msg(why.empty() ? "" : "; ", algorithm_name(r.algorithm), ": ", r.excluded_because);
   const bool any = std::any_of(c.candidates.begin(), c.candidates.end(), [](auto& r) { return r.considered; });
-  CONVKIT_EXPECTS(any, Status::NotSupported, "Algorithm::Auto: no algorithm can run ", p, " (", why, ")");
+  CONVKIT_EXPECTS(any, Status::NotSupported, "Algorithm::Auto: no algorithm can run the ", direction_name(dir),
+                  " pass of ", p, " (", why, ")");
 
   if (ctx.tuning && p.N > 0) {
-    const std::string key = cache_key(p, t, ctx);
+    const std::string key = cache_key(p, t, ctx, dir);
     Entry e;
     bool cached = false;
     {
@@ -598,7 +631,7 @@ AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProble
         // free memory while the next is timed, and the Toeplitz build budgets
         // against that: give it back once it is more than the context held.
         const std::size_t held = ctx.workspace_size;
-        e[c.candidates[i].algorithm] = measure(st, p, t, *ops_of[i], tmp->ops);
+        e[c.candidates[i].algorithm] = measure(st, p, t, *ops_of[i], tmp->ops, dir);
         if (ctx.workspace_size > held) ctx.release_workspace();
       }
       {
@@ -645,7 +678,7 @@ void clear_cache() {
 
 std::string AlgorithmChoice::explain() const {
   std::ostringstream os;
-  os << "Algorithm::Auto chose " << algorithm_name(chosen) << " ("
+  os << "Algorithm::Auto chose " << algorithm_name(chosen) << " for the " << direction_name(direction) << " pass ("
      << (tuned ? (from_cache ? "tuned, from the cache" : "tuned now") : "cost model") << ", costs per "
      << (for_plan ? "plan run" : "one-shot call") << ")\n";
   if (!tuning_note.empty()) os << "  " << tuning_note << "\n";
@@ -663,13 +696,25 @@ std::string AlgorithmChoice::explain() const {
   return os.str();
 }
 
+namespace {
+// The problem a direction is chosen for: the backward passes do not involve
+// the bias.
+ConvProblem problem_for(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype, Direction dir) {
+  detail::check_enum(dir);
+  ConvProblem p = detail::validate_problem(spec, x, w, dtype);
+  if (dir != Direction::Forward) p.has_bias = false;
+  return p;
+}
+}  // namespace
+
 AlgorithmChoice choose_algorithm(Context& ctx, const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype,
-                                 bool for_plan) {
-  return detail::choose(ctx.state(), detail::validate_problem(spec, x, w, dtype), dtype, for_plan);
+                                 bool for_plan, Direction dir) {
+  return detail::choose(ctx.state(), problem_for(spec, x, w, dtype, dir), dtype, for_plan, dir);
 }
 
-std::string tuning_key(const Context& ctx, const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype) {
-  return detail::cache_key(detail::validate_problem(spec, x, w, dtype), dtype, *ctx.state());
+std::string tuning_key(const Context& ctx, const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype,
+                       Direction dir) {
+  return detail::cache_key(problem_for(spec, x, w, dtype, dir), dtype, *ctx.state(), dir);
 }
 
 void clear_tuning_cache() { detail::clear_cache(); }

@@ -25,6 +25,7 @@ void check_enum(Boundary v, const char* param = "boundary");
 void check_enum(DType v, const char* param = "dtype");
 void check_enum(Location v, const char* param = "location");
 void check_enum(Algorithm v, const char* param = "algorithm");
+void check_enum(Direction v, const char* param = "direction");
 
 /// spec.problem(x, w) for a call that also names a dtype (the queries and
 /// ConvPlan): the dtype is checked first.
@@ -51,5 +52,31 @@ ConvProblem validate_conv(const ConvSpec& spec, const TensorArg& x, const Tensor
 /// ranges' ends saturate, so a range running off the address space still
 /// overlaps whatever lies above its start.
 CONVKIT_EXPORT void check_no_overlap(const TensorArg& out, const char* out_name, const TensorArg& in, const char* in_name);
+
+// ------------------------------------------------------------ gradients
+// Shared by convkit::conv_backward_* and reference::conv_backward_*; `fn`
+// names the call in messages. The problems returned have has_bias = false
+// (the gradients of x and w do not involve the bias).
+
+/// beta 0 -> false (overwrite), 1 -> true (accumulate); anything else is
+/// InvalidArgument naming `fn`.
+bool accumulate_from_beta(double beta, const char* fn);
+
+/// dy [forward output of (dx, w)], w, dx: present, one dtype, at `where`, dx
+/// writable and overlapping neither input. dx's shape gives the problem.
+/// dy_name / dx_name name them in messages (conv_transpose: "x" / "y").
+ConvProblem validate_backward_data(const ConvSpec& spec, const TensorArg& dy, const TensorArg& w, const TensorArg& dx,
+                                   Location where, const char* fn, const char* dy_name = "dy",
+                                   const char* dx_name = "dx");
+
+/// x, dy [forward output of (x, dw)], dw: as above; dw's shape is w's.
+ConvProblem validate_backward_filter(const ConvSpec& spec, const TensorArg& x, const TensorArg& dy,
+                                     const TensorArg& dw, Location where, const char* fn);
+
+/// dy [N, K, O1..Od] and db [K]; Q = ΠO.
+struct BiasGradShape {
+  std::int64_t N = 0, K = 0, Q = 1;
+};
+BiasGradShape validate_backward_bias(const TensorArg& dy, const TensorArg& db, Location where, const char* fn);
 
 }  // namespace convkit::detail

@@ -401,6 +401,31 @@ TEST(DirectSelection, EveryTableCaseIsSupportedAndSelectedVariantApplies) {
   }
 }
 
+// Strides and dilations far past any tile are valid specs; the strided tile
+// variants must see that their window cannot fit without multiplying it out
+// (found by the spec fuzzer: a stride of 2.9e17 overflowed the geometry).
+TEST(DirectSelection, HugeStridesAndDilationsFallBackToGenericWithoutOverflow) {
+  const std::int64_t huge = std::int64_t(1) << 58;
+  EXPECT_EQ(variant_of(ConvSpec::conv2d().groups(32).stride({289404809224923138, 2}), {2, 32, 17, 13}, {32, 1, 3, 3}),
+            "direct/generic");
+  EXPECT_EQ(variant_of(ConvSpec::conv2d().groups(4).stride({2, huge}), {1, 4, 64, 64}, {4, 1, 3, 3}), "direct/generic");
+  EXPECT_EQ(variant_of(ConvSpec::conv2d().groups(4).dilation({1, huge}), {1, 4, 64, 64}, {4, 1, 1, 1}),
+            "direct/depthwise2d");  // one tap: the dilation multiplies nothing
+  EXPECT_EQ(variant_of(ConvSpec::conv2d().stride(huge), {1, 3, 64, 64}, {8, 3, 3, 3}), "direct/generic");
+  EXPECT_EQ(variant_of(ConvSpec::conv2d().stride({1, huge}), {1, 3, 64, 64}, {8, 3, 3, 3}), "direct/generic");
+  // window_within agrees with window_span wherever the latter does not overflow.
+  for (std::int64_t outs : {1, 2, 5, 32})
+    for (std::int64_t s : {1, 2, 7, 1000})
+      for (std::int64_t k : {1, 3, 31})
+        for (std::int64_t d : {1, 3, 5000})
+          for (std::int64_t limit : {1, 64, 24576})
+            EXPECT_EQ(window_within(outs, s, k, d, limit), window_span(outs, s, k, d) <= limit)
+                << outs << " " << s << " " << k << " " << d << " " << limit;
+  EXPECT_FALSE(window_within(32, huge, 3, 1, 24576));
+  EXPECT_FALSE(window_within(2, 1, 3, huge, 24576));
+  EXPECT_TRUE(window_within(1, huge, 1, huge, 1));
+}
+
 // The forced-variant hook refuses a variant that does not serve the problem
 // before touching the device (so this runs without one).
 TEST(DirectSelection, ForcedVariantThatDoesNotApplyIsNotSupported) {

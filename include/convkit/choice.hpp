@@ -29,6 +29,7 @@ struct AlgorithmChoice {
   bool tuned = false;       ///< chosen by measurement (now or from the tuning cache)
   bool from_cache = false;  ///< the measurement came from the cache (memory or file)
   bool for_plan = false;    ///< costs are per ConvPlan::run (else per one-shot conv(), setup included)
+  Direction direction = Direction::Forward;  ///< the pass chosen for
   std::string tuning_note;  ///< why tuning was asked for but not done (e.g. no memory for its operands)
   std::vector<CandidateReport> candidates;
   /// A human-readable table of the candidates and the choice.
@@ -42,14 +43,17 @@ struct AlgorithmChoice {
 /// (setup excluded) rather than of a one-shot conv(). Throws InvalidArgument
 /// for an invalid problem and NotSupported when no algorithm can run it.
 /// Synchronises the context's stream only when it tunes a new key.
+/// `dir` chooses for a backward pass of the same forward problem; each
+/// direction is chosen (and tuned, and cached) on its own.
 CONVKIT_EXPORT AlgorithmChoice choose_algorithm(Context& ctx, const ConvSpec& spec, const Shape& x,
-                                                const Shape& w, DType dtype, bool for_plan = false);
+                                                const Shape& w, DType dtype, bool for_plan = false,
+                                                Direction dir = Direction::Forward);
 
 /// The tuning-cache key of this problem on this context: device, library
-/// version, problem, dtype and the flags timings depend on. Lines of a tuning
-/// file start with it.
+/// version, problem, dtype, direction and the flags timings depend on. Lines
+/// of a tuning file start with it.
 CONVKIT_EXPORT std::string tuning_key(const Context& ctx, const ConvSpec& spec, const Shape& x, const Shape& w,
-                                      DType dtype);
+                                      DType dtype, Direction dir = Direction::Forward);
 
 /// Forgets every tuning result held in memory (files are left alone).
 CONVKIT_EXPORT void clear_tuning_cache();

@@ -11,8 +11,10 @@
 #include <convkit/types.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace convkit {
 
@@ -29,6 +31,17 @@ enum class Algorithm {
 /// Name of an algorithm, e.g. "Im2colGemm".
 CONVKIT_EXPORT const char* algorithm_name(Algorithm a) noexcept;
 
+/// Which pass of a convolution a query, a choice or a call is about
+/// (DESIGN §1b). For fixed w the forward map is y = T·x per image:
+///  - Forward:        y  = T·x (+ bias);
+///  - BackwardData:   dx = Tᵀ·dy, the adjoint, also the transposed convolution;
+///  - BackwardFilter: dw[k,c,i] = Σ_n Σ_o dy[n,k,o] · x̃[n, g·C/G + c, o·s + i·dil − lo].
+/// Queries take the forward problem's shapes (x, w) in every direction.
+enum class Direction { Forward, BackwardData, BackwardFilter };
+
+/// "forward", "backward-data" or "backward-filter".
+CONVKIT_EXPORT const char* direction_name(Direction d) noexcept;
+
 /// Answer of supports(): whether an algorithm handles a problem, and why not.
 struct Support {
   bool ok = false;
@@ -42,8 +55,10 @@ struct Support {
 /// For Algorithm::Auto: the variant of the algorithm Auto's cost model would
 /// run for a one-shot conv() on a default context (workspace_bytes() answers
 /// for that algorithm too); choose_algorithm() answers for a given context.
+/// `dir` asks about a backward pass of the same forward problem (x and w are
+/// still the forward shapes).
 CONVKIT_EXPORT Support supports(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype,
-                                Algorithm algo);
+                                Algorithm algo, Direction dir = Direction::Forward);
 
 /// Exact workspace bytes `algo` uses for this problem when the whole batch
 /// fits the context's workspace limit (0 when none). Algorithms that chunk the
@@ -54,8 +69,9 @@ CONVKIT_EXPORT Support supports(const ConvSpec& spec, const Shape& x, const Shap
 /// when they fit the limit) come on top. Throws
 /// InvalidArgument for an invalid problem and NotSupported when `algo` does
 /// not support it.
+/// `dir` as for supports().
 CONVKIT_EXPORT std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x, const Shape& w,
-                                           DType dtype, Algorithm algo);
+                                           DType dtype, Algorithm algo, Direction dir = Direction::Forward);
 
 /// y = conv(x, w) (+ bias when spec.has_bias()) on ctx's stream, into the
 /// caller's y. Asynchronous: returns once the work is enqueued. x, w, y (and
@@ -79,6 +95,68 @@ DeviceTensor<T> conv(Context& ctx, const ConvSpec& spec, const DeviceTensor<T>& 
   conv(ctx, spec, x.view(), w.view(), y.view(), algo);
   return y;
 }
+
+// ------------------------------------------------------------ gradients
+//
+// The three gradients of conv() for a loss L with dy = ∂L/∂y (DESIGN §1b),
+// on ctx's stream, asynchronous, validated completely before any device work
+// (a failed call writes nothing). Every operand lives on the device (on the
+// host for Algorithm::Reference, which forwards to convkit::reference).
+// `beta`, as cuDNN's: 0 overwrites the output and never reads it (a NaN
+// already there does not leak through), 1 accumulates into it (frameworks
+// sum gradients over uses of a tensor); other values are InvalidArgument.
+// The spec's bias flag is ignored by backward-data and backward-filter.
+
+/// dx = beta·dx + Tᵀ·dy: every boundary mode folds the adjoint back onto the
+/// input elements it read. dx's shape is the caller's, which resolves the
+/// stride ambiguity (several input sizes give one output size); it must give
+/// dy's shape under `spec` with w.
+CONVKIT_EXPORT void conv_backward_data(Context& ctx, const ConvSpec& spec, TensorArg dy, TensorArg w, TensorArg dx,
+                                       Algorithm algo = Algorithm::Auto, double beta = 0.0);
+
+/// dw[k,c,i] = beta·dw[k,c,i] + Σ_n Σ_o dy[n,k,o] · x̃[n, g·C/G + c, o·s + i·dil − lo]
+/// (tap k_size − 1 − i under Mode::Convolution). dy must have the forward
+/// output shape of x and dw.
+CONVKIT_EXPORT void conv_backward_filter(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg dy, TensorArg dw,
+                                         Algorithm algo = Algorithm::Auto, double beta = 0.0);
+
+/// db[k] = beta·db[k] + Σ_n Σ_o dy[n,k,o]. dy is [N, K, O1..Od] (d = 1..3),
+/// db is [K]. One deterministic reduction (no algorithm to choose).
+CONVKIT_EXPORT void conv_backward_bias(Context& ctx, TensorArg dy, TensorArg db, double beta = 0.0);
+
+// ------------------------------------------------ transposed convolution
+//
+// The transposed convolution as an operation of its own (decoders,
+// upsampling): y = Tᵀ·x (+ bias), T being the forward map of `spec` from
+// y's shape to x's. In PyTorch's terms, conv_transpose2d(input, weight, bias,
+// stride, padding, output_padding, groups, dilation) is
+//   conv_transpose(ctx, ConvSpec::conv2d().stride(stride).padding(padding)
+//                       .dilation(dilation).groups(groups).bias(bias given),
+//                  input, weight, bias, output, algo)
+// with output of conv_transpose_output_shape(spec, input, weight,
+// output_padding): PyTorch's weight layout [C_in, C_out/groups, k...] is
+// convkit's forward w [K, C/G, k...] with K = C_in, C = C_out, and
+// output_padding picks which of the input sizes that give input's size is
+// meant. Boundary modes other than Zeros and Mode::Convolution are
+// convkit's extensions (the adjoint of that forward map).
+
+/// The output shape of conv_transpose: each spatial size is
+/// (O − 1)·stride − lo − hi + dil·(k − 1) + 1 + output_padding[i], as
+/// PyTorch computes it. output_padding has one entry per spatial dimension
+/// (empty: all 0), each in [0, max(stride, dilation)) as PyTorch requires,
+/// and the result must give x's size back under `spec` (else
+/// InvalidArgument naming the dimension). Named paddings (valid, same, full)
+/// resolve as in the forward spec.
+CONVKIT_EXPORT Shape conv_transpose_output_shape(const ConvSpec& spec, const Shape& x, const Shape& w,
+                                                 const std::vector<std::int64_t>& output_padding = {});
+
+/// y = Tᵀ·x (+ bias[c] on every output of channel c when spec.has_bias();
+/// bias is then [C], C = y's channel count). x is [N, K, O...], w the
+/// forward weights [K, C/G, k...], y [N, C, D...] any shape whose forward
+/// output under `spec` is x's (conv_transpose_output_shape gives PyTorch's).
+/// Runs the backward-data path of `algo` (Auto: its backward-data choice).
+CONVKIT_EXPORT void conv_transpose(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg w, TensorArg bias,
+                                   TensorArg y, Algorithm algo = Algorithm::Auto);
 
 namespace detail {
 class PlanImpl;
@@ -108,8 +186,15 @@ class CONVKIT_EXPORT ConvPlan {
   void set_weights(TensorArg w, TensorArg bias = TensorArg());
   /// y = conv(x, w) on the context's stream. Asynchronous.
   void run(TensorArg x, TensorArg y);
-  /// The transposed convolution (gradient with respect to the input):
-  /// x = Tᵀ·y. NotSupported for algorithms that do not provide it.
+  /// The plan's backward-data: dx = beta·dx + Tᵀ·dy with the bound weights
+  /// (the transposed convolution), dy of the plan's output shape, dx of its
+  /// input shape. Runs the plan's algorithm; NotSupported where that
+  /// algorithm has no backward-data path (supports(..., BackwardData)).
+  void run_backward_data(TensorArg dy, TensorArg dx, double beta = 0.0);
+  /// The plan's backward-filter: dw = beta·dw + ∂L/∂w for input x and output
+  /// gradient dy (the bound weights are not read). dw is [K, C/G, k...].
+  void run_backward_filter(TensorArg x, TensorArg dy, TensorArg dw, double beta = 0.0);
+  /// run_backward_data(y, x) (the name from before the gradients existed).
   void run_transpose(TensorArg y, TensorArg x);
 
   /// The resolved problem the plan runs.

@@ -9,6 +9,7 @@
 
 #include <cudnn.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -87,24 +88,22 @@ std::string cudnn_version() {
   return std::to_string(major) + "." + std::to_string(rest / 100) + "." + std::to_string(rest % 100);
 }
 
-struct CudnnConv::Impl {
-  cudaStream_t stream = nullptr;
-  DType dtype = DType::F32;
+namespace {
+
+// Descriptors of one problem (x, w, y and the convolution), shared by the
+// forward and the backward baselines; destroyed with the object.
+struct Descriptors {
   SymmetricView view;
+  cudnnDataType_t dt = CUDNN_DATA_FLOAT;
   cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
   cudnnFilterDescriptor_t w_desc = nullptr;
   cudnnConvolutionDescriptor_t conv_desc = nullptr;
-  cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
-  const void* x = nullptr;
-  const void* w = nullptr;
-  void* y = nullptr;
-  std::size_t y_bytes = 0;
-  void* ws = nullptr;
-  std::size_t ws_bytes = 0;
+  std::size_t x_bytes = 0, w_bytes = 0, y_bytes = 0;  ///< as cuDNN lays them out
 
-  ~Impl() {
-    if (ws) cudaFree(ws);
-    if (y) cudaFree(y);
+  Descriptors() = default;
+  Descriptors(const Descriptors&) = delete;
+  Descriptors& operator=(const Descriptors&) = delete;
+  ~Descriptors() {
     if (conv_desc) cudnnDestroyConvolutionDescriptor(conv_desc);
     if (w_desc) cudnnDestroyFilterDescriptor(w_desc);
     if (y_desc) cudnnDestroyTensorDescriptor(y_desc);
@@ -112,25 +111,17 @@ struct CudnnConv::Impl {
   }
 };
 
-CudnnConv::CudnnConv(cudaStream_t stream, const ConvProblem& p, DType t, const void* x, const void* w,
-                     std::size_t workspace_cap)
-    : impl_(std::make_unique<Impl>()) {
+// Fills `m` for `p`: NCHW (NCDHW) tensors, the symmetric-padding view, FMA
+// math for float. Throws CudnnUnsupported for what cuDNN cannot express.
+void describe(Descriptors& m, const ConvProblem& p, DType t) {
   std::string why;
   if (!cudnn_available(&why)) throw CudnnUnsupported(why);
   if (p.boundary != Boundary::Zeros)
     throw CudnnUnsupported(std::string("cuDNN pads with zeros only, not ") + boundary_name(p.boundary));
   if (p.has_bias) throw CudnnUnsupported("bias is not wired into the cuDNN baseline");
-  Impl& m = *impl_;
-  m.stream = stream;
-  m.dtype = t;
-  m.x = x;
-  m.w = w;
   m.view = symmetric_view(p);
   if (!m.view.ok) throw CudnnUnsupported("asymmetric padding has no symmetric equivalent at this stride");
-
-  cudnnHandle_t h = handle().h;
-  check(cudnnSetStream(h, stream), "cudnnSetStream");
-  const cudnnDataType_t dt = t == DType::F32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
+  m.dt = t == DType::F32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
 
   // Spatial slots used: 2 for d <= 2 (H = 1 for 1-D), 3 for 3-D.
   const int first = p.dims == 3 ? 0 : 1;
@@ -151,12 +142,12 @@ CudnnConv::CudnnConv(cudaStream_t stream, const ConvProblem& p, DType t, const v
   check(cudnnCreateTensorDescriptor(&m.y_desc), "cudnnCreateTensorDescriptor");
   check(cudnnCreateFilterDescriptor(&m.w_desc), "cudnnCreateFilterDescriptor");
   check(cudnnCreateConvolutionDescriptor(&m.conv_desc), "cudnnCreateConvolutionDescriptor");
-  check(cudnnSetTensorNdDescriptor(m.x_desc, dt, nd, xd.data(), packed_strides(xd).data()),
+  check(cudnnSetTensorNdDescriptor(m.x_desc, m.dt, nd, xd.data(), packed_strides(xd).data()),
         "cudnnSetTensorNdDescriptor(x)");
-  check(cudnnSetFilterNdDescriptor(m.w_desc, dt, CUDNN_TENSOR_NCHW, nd, wd.data()), "cudnnSetFilterNdDescriptor");
+  check(cudnnSetFilterNdDescriptor(m.w_desc, m.dt, CUDNN_TENSOR_NCHW, nd, wd.data()), "cudnnSetFilterNdDescriptor");
   check(cudnnSetConvolutionNdDescriptor(m.conv_desc, nsp, pad.data(), stride.data(), dil.data(),
                                         p.mode == Mode::Convolution ? CUDNN_CONVOLUTION : CUDNN_CROSS_CORRELATION,
-                                        dt),
+                                        m.dt),
         "cudnnSetConvolutionNdDescriptor");
   check(cudnnSetConvolutionGroupCount(m.conv_desc, to_int(p.G, "groups")), "cudnnSetConvolutionGroupCount");
   // CUDNN_DEFAULT_MATH may still pick TF32 tensor-core kernels for float on
@@ -169,47 +160,98 @@ CudnnConv::CudnnConv(cudaStream_t stream, const ConvProblem& p, DType t, const v
   check(cudnnGetConvolutionNdForwardOutputDim(m.conv_desc, m.x_desc, m.w_desc, nd, got.data()),
         "cudnnGetConvolutionNdForwardOutputDim");
   if (got != yd) throw CudnnUnsupported("cuDNN's output shape differs from the symmetric-padding view");
-  check(cudnnSetTensorNdDescriptor(m.y_desc, dt, nd, yd.data(), packed_strides(yd).data()),
+  check(cudnnSetTensorNdDescriptor(m.y_desc, m.dt, nd, yd.data(), packed_strides(yd).data()),
         "cudnnSetTensorNdDescriptor(y)");
+  const auto bytes = [&](const std::vector<int>& dims) {
+    std::size_t b = dtype_size(t);
+    for (int v : dims) b *= static_cast<std::size_t>(v);
+    return b;
+  };
+  m.x_bytes = bytes(xd);
+  m.w_bytes = bytes(wd);
+  m.y_bytes = bytes(yd);
+}
 
-  m.y_bytes = dtype_size(t);
-  for (int v : yd) m.y_bytes *= static_cast<std::size_t>(v);
-  check_cuda(cudaMalloc(&m.y, m.y_bytes), "cudaMalloc (cuDNN output)");
+// Whether a Find result may be used: it ran, fits the workspace and (float)
+// kept to FMA math.
+template <class Perf>
+bool usable(const Perf& r, std::size_t ws_bytes, DType t) {
+  if (r.status != CUDNN_STATUS_SUCCESS || r.memory > ws_bytes) return false;
+  return !(t == DType::F32 &&
+           (r.mathType == CUDNN_TENSOR_OP_MATH || r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION));
+}
+
+// A device buffer freed with its owner.
+struct DeviceBuffer {
+  void* p = nullptr;
+  std::size_t bytes = 0;
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() {
+    if (p) cudaFree(p);
+  }
+  void allocate(std::size_t n, const char* what) {
+    if (n == 0) return;
+    check_cuda(cudaMalloc(&p, n), what);
+    bytes = n;
+  }
+};
+
+}  // namespace
+
+struct CudnnConv::Impl {
+  cudaStream_t stream = nullptr;
+  DType dtype = DType::F32;
+  Descriptors d;
+  cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  const void* x = nullptr;
+  const void* w = nullptr;
+  DeviceBuffer y, ws;
+};
+
+CudnnConv::CudnnConv(cudaStream_t stream, const ConvProblem& p, DType t, const void* x, const void* w,
+                     std::size_t workspace_cap)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.stream = stream;
+  m.dtype = t;
+  m.x = x;
+  m.w = w;
+  describe(m.d, p, t);
+  cudnnHandle_t h = handle().h;
+  check(cudnnSetStream(h, stream), "cudnnSetStream");
+  m.y.allocate(m.d.y_bytes, "cudaMalloc (cuDNN output)");
 
   // The workspace Find may use: the largest any algorithm asks for, within
   // the cap (algorithms that need more are then simply not chosen).
   std::size_t want = 0;
   for (int a = 0; a < CUDNN_CONVOLUTION_FWD_ALGO_COUNT; ++a) {
     std::size_t bytes = 0;
-    if (cudnnGetConvolutionForwardWorkspaceSize(h, m.x_desc, m.w_desc, m.conv_desc, m.y_desc,
+    if (cudnnGetConvolutionForwardWorkspaceSize(h, m.d.x_desc, m.d.w_desc, m.d.conv_desc, m.d.y_desc,
                                                 static_cast<cudnnConvolutionFwdAlgo_t>(a),
                                                 &bytes) == CUDNN_STATUS_SUCCESS &&
         bytes <= workspace_cap)
       want = std::max(want, bytes);
   }
-  if (want > 0) {
-    check_cuda(cudaMalloc(&m.ws, want), "cudaMalloc (cuDNN workspace)");
-    m.ws_bytes = want;
-  }
+  m.ws.allocate(want, "cudaMalloc (cuDNN workspace)");
 
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int returned = 0;
-  check(cudnnFindConvolutionForwardAlgorithmEx(h, m.x_desc, x, m.w_desc, w, m.conv_desc, m.y_desc, m.y,
-                                               CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf, m.ws,
-                                               m.ws_bytes),
+  check(cudnnFindConvolutionForwardAlgorithmEx(h, m.d.x_desc, x, m.d.w_desc, w, m.d.conv_desc, m.d.y_desc, m.y.p,
+                                               CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf, m.ws.p,
+                                               m.ws.bytes),
         "cudnnFindConvolutionForwardAlgorithmEx");
   // Results come fastest first; take the first that ran, fits, and (for
   // float) did not use tensor cores.
   for (int i = 0; i < returned; ++i) {
     const cudnnConvolutionFwdAlgoPerf_t& r = perf[i];
-    if (r.status != CUDNN_STATUS_SUCCESS || r.memory > m.ws_bytes) continue;
-    if (t == DType::F32 && (r.mathType == CUDNN_TENSOR_OP_MATH || r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
-      continue;
+    if (!usable(r, m.ws.bytes, t)) continue;
     m.algo = r.algo;
     // Float stays on CUDNN_FMA_MATH even when Find reports DEFAULT_MATH for
     // the algorithm, which could let TF32 back in.
     if (t != DType::F32)
-      check(cudnnSetConvolutionMathType(m.conv_desc, r.mathType), "cudnnSetConvolutionMathType");
+      check(cudnnSetConvolutionMathType(m.d.conv_desc, r.mathType), "cudnnSetConvolutionMathType");
     check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     return;
   }
@@ -218,22 +260,165 @@ CudnnConv::CudnnConv(cudaStream_t stream, const ConvProblem& p, DType t, const v
 
 CudnnConv::~CudnnConv() = default;
 
+namespace {
+// alpha = 1, beta = 0 as cuDNN takes them: float for float data, double for double.
+struct Scalars {
+  float one_f = 1.0f, zero_f = 0.0f;
+  double one_d = 1.0, zero_d = 0.0;
+  bool f32;
+  explicit Scalars(DType t) : f32(t == DType::F32) {}
+  const void* one() const { return f32 ? static_cast<const void*>(&one_f) : &one_d; }
+  const void* zero() const { return f32 ? static_cast<const void*>(&zero_f) : &zero_d; }
+};
+}  // namespace
+
 void CudnnConv::run() {
   Impl& m = *impl_;
-  const float one_f = 1.0f, zero_f = 0.0f;
-  const double one_d = 1.0, zero_d = 0.0;
-  const bool f32 = m.dtype == DType::F32;
-  // cuDNN takes alpha / beta as float for float data, double for double.
-  check(cudnnConvolutionForward(handle().h, f32 ? static_cast<const void*>(&one_f) : &one_d, m.x_desc, m.x, m.w_desc,
-                                m.w, m.conv_desc, m.algo, m.ws, m.ws_bytes,
-                                f32 ? static_cast<const void*>(&zero_f) : &zero_d, m.y_desc, m.y),
+  const Scalars s(m.dtype);
+  check(cudnnConvolutionForward(handle().h, s.one(), m.d.x_desc, m.x, m.d.w_desc, m.w, m.d.conv_desc, m.algo,
+                                m.ws.p, m.ws.bytes, s.zero(), m.d.y_desc, m.y.p),
         "cudnnConvolutionForward");
 }
 
-void* CudnnConv::y() const { return impl_->y; }
-std::size_t CudnnConv::y_bytes() const { return impl_->y_bytes; }
-const SymmetricView& CudnnConv::view() const { return impl_->view; }
+void* CudnnConv::y() const { return impl_->y.p; }
+std::size_t CudnnConv::y_bytes() const { return impl_->y.bytes; }
+const SymmetricView& CudnnConv::view() const { return impl_->d.view; }
 std::string CudnnConv::algorithm() const { return algo_name(impl_->algo); }
-std::size_t CudnnConv::workspace_bytes() const { return impl_->ws_bytes; }
+std::size_t CudnnConv::workspace_bytes() const { return impl_->ws.bytes; }
+
+// ---------------------------------------------------------------- backward
+
+namespace {
+const char* bwd_data_algo_name(cudnnConvolutionBwdDataAlgo_t a) {
+  switch (a) {
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_0: return "BWD_DATA_ALGO_0";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_1: return "BWD_DATA_ALGO_1";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT: return "BWD_DATA_FFT";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING: return "BWD_DATA_FFT_TILING";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD: return "BWD_DATA_WINOGRAD";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED: return "BWD_DATA_WINOGRAD_NONFUSED";
+    default: return "BWD_DATA_UNKNOWN";
+  }
+}
+const char* bwd_filter_algo_name(cudnnConvolutionBwdFilterAlgo_t a) {
+  switch (a) {
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0: return "BWD_FILTER_ALGO_0";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1: return "BWD_FILTER_ALGO_1";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT: return "BWD_FILTER_FFT";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3: return "BWD_FILTER_ALGO_3";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED: return "BWD_FILTER_WINOGRAD_NONFUSED";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING: return "BWD_FILTER_FFT_TILING";
+    default: return "BWD_FILTER_UNKNOWN";
+  }
+}
+}  // namespace
+
+struct CudnnConvBackward::Impl {
+  cudaStream_t stream = nullptr;
+  DType dtype = DType::F32;
+  bool data = true;
+  Descriptors d;
+  cudnnConvolutionBwdDataAlgo_t data_algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
+  cudnnConvolutionBwdFilterAlgo_t filter_algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0;
+  const void* x = nullptr;
+  const void* w = nullptr;
+  const void* dy = nullptr;
+  DeviceBuffer out, ws;
+};
+
+CudnnConvBackward::CudnnConvBackward(cudaStream_t stream, const ConvProblem& p, DType t, bool data, const void* x,
+                                     const void* w, const void* dy, std::size_t workspace_cap)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.stream = stream;
+  m.dtype = t;
+  m.data = data;
+  m.x = x;
+  m.w = w;
+  m.dy = dy;
+  describe(m.d, p, t);
+  // dy is convkit's output; cuDNN's would be larger where the padding had
+  // to be made symmetric, and dy would have to be embedded in zeros.
+  for (int a = 0; a < 3; ++a)
+    if (m.d.view.out[a] != p.out[a] || m.d.view.offset[a] != 0)
+      throw CudnnUnsupported("asymmetric padding: cuDNN's output differs from convkit's, so dy does not fit it");
+  cudnnHandle_t h = handle().h;
+  check(cudnnSetStream(h, stream), "cudnnSetStream");
+  m.out.allocate(data ? m.d.x_bytes : m.d.w_bytes, "cudaMalloc (cuDNN gradient)");
+
+  std::size_t want = 0;
+  if (data) {
+    for (int a = 0; a < CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; ++a) {
+      std::size_t bytes = 0;
+      if (cudnnGetConvolutionBackwardDataWorkspaceSize(h, m.d.w_desc, m.d.y_desc, m.d.conv_desc, m.d.x_desc,
+                                                       static_cast<cudnnConvolutionBwdDataAlgo_t>(a),
+                                                       &bytes) == CUDNN_STATUS_SUCCESS &&
+          bytes <= workspace_cap)
+        want = std::max(want, bytes);
+    }
+    m.ws.allocate(want, "cudaMalloc (cuDNN workspace)");
+    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    int returned = 0;
+    check(cudnnFindConvolutionBackwardDataAlgorithmEx(h, m.d.w_desc, w, m.d.y_desc, dy, m.d.conv_desc, m.d.x_desc,
+                                                      m.out.p, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned,
+                                                      perf, m.ws.p, m.ws.bytes),
+          "cudnnFindConvolutionBackwardDataAlgorithmEx");
+    for (int i = 0; i < returned; ++i) {
+      if (!usable(perf[i], m.ws.bytes, t)) continue;
+      m.data_algo = perf[i].algo;
+      if (t != DType::F32)
+        check(cudnnSetConvolutionMathType(m.d.conv_desc, perf[i].mathType), "cudnnSetConvolutionMathType");
+      check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+      return;
+    }
+    throw CudnnUnsupported("cudnnFind found no FMA-math backward-data algorithm for this problem");
+  }
+  for (int a = 0; a < CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT; ++a) {
+    std::size_t bytes = 0;
+    if (cudnnGetConvolutionBackwardFilterWorkspaceSize(h, m.d.x_desc, m.d.y_desc, m.d.conv_desc, m.d.w_desc,
+                                                       static_cast<cudnnConvolutionBwdFilterAlgo_t>(a),
+                                                       &bytes) == CUDNN_STATUS_SUCCESS &&
+        bytes <= workspace_cap)
+      want = std::max(want, bytes);
+  }
+  m.ws.allocate(want, "cudaMalloc (cuDNN workspace)");
+  cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+  int returned = 0;
+  check(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, m.d.x_desc, x, m.d.y_desc, dy, m.d.conv_desc, m.d.w_desc,
+                                                      m.out.p, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
+                                                      perf, m.ws.p, m.ws.bytes),
+        "cudnnFindConvolutionBackwardFilterAlgorithmEx");
+  for (int i = 0; i < returned; ++i) {
+    if (!usable(perf[i], m.ws.bytes, t)) continue;
+    m.filter_algo = perf[i].algo;
+    if (t != DType::F32)
+      check(cudnnSetConvolutionMathType(m.d.conv_desc, perf[i].mathType), "cudnnSetConvolutionMathType");
+    check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    return;
+  }
+  throw CudnnUnsupported("cudnnFind found no FMA-math backward-filter algorithm for this problem");
+}
+
+CudnnConvBackward::~CudnnConvBackward() = default;
+
+void CudnnConvBackward::run() {
+  Impl& m = *impl_;
+  const Scalars s(m.dtype);
+  if (m.data)
+    check(cudnnConvolutionBackwardData(handle().h, s.one(), m.d.w_desc, m.w, m.d.y_desc, m.dy, m.d.conv_desc,
+                                       m.data_algo, m.ws.p, m.ws.bytes, s.zero(), m.d.x_desc, m.out.p),
+          "cudnnConvolutionBackwardData");
+  else
+    check(cudnnConvolutionBackwardFilter(handle().h, s.one(), m.d.x_desc, m.x, m.d.y_desc, m.dy, m.d.conv_desc,
+                                         m.filter_algo, m.ws.p, m.ws.bytes, s.zero(), m.d.w_desc, m.out.p),
+          "cudnnConvolutionBackwardFilter");
+}
+
+void* CudnnConvBackward::out() const { return impl_->out.p; }
+std::size_t CudnnConvBackward::out_bytes() const { return impl_->out.bytes; }
+std::string CudnnConvBackward::algorithm() const {
+  return impl_->data ? bwd_data_algo_name(impl_->data_algo) : bwd_filter_algo_name(impl_->filter_algo);
+}
+std::size_t CudnnConvBackward::workspace_bytes() const { return impl_->ws.bytes; }
 
 }  // namespace convkit::bench

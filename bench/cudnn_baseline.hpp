@@ -61,4 +61,30 @@ class CudnnConv {
   std::unique_ptr<Impl> impl_;
 };
 
+/// One cuDNN backward pass prepared for fixed shapes, as CudnnConv: the
+/// fastest FMA-math algorithm cudnnFindConvolutionBackwardDataAlgorithmEx
+/// (data) or ...BackwardFilterAlgorithmEx (filter) measures. `data`: dx =
+/// Tᵀ·dy from w and dy; else dw from x and dy. Only where cuDNN's output has
+/// convkit's shape (symmetric padding), so dy fits it as it is. The gradient
+/// (dx [N, C, D...] or dw [K, C/G, k...]) is allocated here.
+class CudnnConvBackward {
+ public:
+  CudnnConvBackward(cudaStream_t stream, const ConvProblem& p, DType t, bool data, const void* x, const void* w,
+                    const void* dy, std::size_t workspace_cap);
+  ~CudnnConvBackward();
+  CudnnConvBackward(const CudnnConvBackward&) = delete;
+  CudnnConvBackward& operator=(const CudnnConvBackward&) = delete;
+
+  /// Enqueues the gradient (overwriting out()) on the stream.
+  void run();
+  void* out() const;
+  std::size_t out_bytes() const;
+  std::string algorithm() const;
+  std::size_t workspace_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace convkit::bench

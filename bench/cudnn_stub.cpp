@@ -27,4 +27,17 @@ const SymmetricView& CudnnConv::view() const {
 std::string CudnnConv::algorithm() const { return {}; }
 std::size_t CudnnConv::workspace_bytes() const { return 0; }
 
+struct CudnnConvBackward::Impl {};
+
+CudnnConvBackward::CudnnConvBackward(cudaStream_t, const ConvProblem&, DType, bool, const void*, const void*,
+                                     const void*, std::size_t) {
+  throw CudnnUnsupported("cuDNN not built in");
+}
+CudnnConvBackward::~CudnnConvBackward() = default;
+void CudnnConvBackward::run() {}
+void* CudnnConvBackward::out() const { return nullptr; }
+std::size_t CudnnConvBackward::out_bytes() const { return 0; }
+std::string CudnnConvBackward::algorithm() const { return {}; }
+std::size_t CudnnConvBackward::workspace_bytes() const { return 0; }
+
 }  // namespace convkit::bench

@@ -1,4 +1,5 @@
-// convkit-bench: the benchmark program. For every selected case it makes
+// convkit-bench: the benchmark program. For every selected case (and, with
+// --direction, each backward pass too: see run_backward_rows) it makes
 // seeded small-integer inputs, computes reference values of a few hundred
 // sampled outputs on the CPU (convkit::reference::conv_sampled), uploads the
 // inputs once, then for each algorithm -- cuDNN first, then convkit's Direct,
@@ -140,8 +141,11 @@ Row& skip(Row& r, const std::string& why) {
 // Runs `run_fn` (which writes `out`): poison, warm up, check; poison, time
 // `reps` flushed runs, check again. Fills the row's timings, rates, roofline
 // fraction and check result.
-template <class T>
-void measure(const Env& env, const CaseData<T>& d, Row& r, const std::function<void()>& run_fn, T* out,
+// `d` holds the sampled indices and reference values the output is checked
+// at (idx, ref, mag, tol): CaseData for the forward, GradData for the
+// backward directions.
+template <class T, class D>
+void measure(const Env& env, const D& d, Row& r, const std::function<void()>& run_fn, T* out,
              std::size_t out_bytes, const std::vector<std::int64_t>& out_idx) {
   const Options& opt = env.opt;
   poison(env.stream, out, out_bytes);
@@ -330,13 +334,118 @@ Row run_cudnn(const Env& env, CaseData<T>& d) {
   return r;
 }
 
-// Runs one row, turning exceptions into skipped / error rows.
+// ------------------------------------------------------------ backward rows
+
+// The multiply-adds up to which a backward case's reference gradient is
+// computed whole on the host (in double, single-threaded: seconds).
+constexpr double kMaxReferenceMacs = 4294967296.0;  // 2^32
+
+// One backward direction of a case: dy on the device, the gradient's output
+// buffer, and the reference gradient at sampled elements.
 template <class T>
-Row run_row(const Env& env, CaseData<T>& d, Which which) {
-  try {
-    return which == Which::Cudnn ? run_cudnn(env, d) : run_convkit(env, d, which);
-  } catch (const Error& e) {
+struct GradData {
+  Direction dir = Direction::BackwardData;
+  DeviceTensor<T> dy, out;
+  std::vector<std::int64_t> idx;
+  std::vector<double> ref, mag;
+  double tol = 0;
+};
+
+// dy and the reference gradient (whole, then sampled) for direction `dir`;
+// x and w are regenerated from the case's seeds exactly as run_case made them.
+template <class T>
+void make_grad_data(const Env& env, const CaseData<T>& d, std::uint64_t seed, GradData<T>& g) {
+  const Case& c = d.c;
+  const ConvProblem& p = d.p;
+  const bool data = g.dir == Direction::BackwardData;
+  HostTensor<T> hx(c.x), hw(c.w), hdy(p.y_shape());
+  fill_small_ints(hx, seed);
+  fill_small_ints(hw, seed + 1);
+  fill_small_ints(hdy, seed + 3);
+  const Shape out_shape = data ? c.x : c.w;
+  HostTensor<T> want(out_shape), mag(out_shape);
+  const ConvSpec spec = ConvSpec(c.spec).bias(false);
+  if (data) {
+    reference::conv_backward_data(spec, hdy.view(), hw.view(), want.view());
+    reference::conv_backward_data(spec, abs_copy(hdy).view(), abs_copy(hw).view(), mag.view());
+  } else {
+    reference::conv_backward_filter(spec, hx.view(), hdy.view(), want.view());
+    reference::conv_backward_filter(spec, abs_copy(hx).view(), abs_copy(hdy).view(), mag.view());
+  }
+  g.idx = sample_output_indices(out_shape, env.opt.samples, seed + 4);
+  for (std::int64_t i : g.idx) {
+    g.ref.push_back(double(want[i]));
+    g.mag.push_back(double(mag[i]));
+  }
+  g.dy = DeviceTensor<T>::from_host(env.ctx, hdy);
+  g.out = DeviceTensor<T>(env.ctx, out_shape);
+  // Terms per gradient element: dx sums K/G·Πk products at most, dw N·ΠO.
+  g.tol = tolerance_factor(dtype_v<T>, data ? p.Kg() * p.ker_spatial() : p.N * p.out_spatial());
+  env.ctx.synchronize();
+}
+
+template <class T>
+Row run_convkit_backward(const Env& env, CaseData<T>& d, GradData<T>& g, Which which) {
+  constexpr DType t = dtype_v<T>;
+  const Case& c = d.c;
+  const ConvSpec spec = ConvSpec(c.spec).bias(false);
+  const bool data = g.dir == Direction::BackwardData;
+  Row r = base_row(c, d.p, which, t);
+  r.direction = direction_label(g.dir);
+  const Algorithm a = to_algorithm(which);
+  const Support s = supports(spec, c.x, c.w, t, a, g.dir);
+  if (!s) return skip(r, s.reason);
+  Context& ctx = which == Which::Toeplitz ? env.toeplitz_ctx : which == Which::AutoTuned ? env.tuned_ctx : env.ctx;
+  const auto run = [&] {
+    if (data)
+      conv_backward_data(ctx, spec, g.dy.view(), d.w.view(), g.out.view(), a);
+    else
+      conv_backward_filter(ctx, spec, d.x.view(), g.dy.view(), g.out.view(), a);
+  };
+  // The first call: Auto's choice (and with tuning on, the tuning) and
+  // anything the algorithm builds per call.
+  const auto t0 = std::chrono::steady_clock::now();
+  run();
+  ctx.synchronize();
+  r.plan_ms = ms_since(t0);
+  const Algorithm chosen = a == Algorithm::Auto ? choose_algorithm(ctx, spec, c.x, c.w, t, false, g.dir).chosen : a;
+  r.chosen = label(chosen);
+  r.variant = supports(spec, c.x, c.w, t, chosen, g.dir).variant;
+  r.workspace_bytes = double(workspace_bytes(spec, c.x, c.w, t, chosen, g.dir));
+  measure(env, g, r, run, g.out.data(), g.out.bytes(), g.idx);
+  return r;
+}
+
+template <class T>
+Row run_cudnn_backward(const Env& env, CaseData<T>& d, GradData<T>& g) {
+  constexpr DType t = dtype_v<T>;
+  Row r = base_row(d.c, d.p, Which::Cudnn, t);
+  r.direction = direction_label(g.dir);
+  r.chosen = "cudnn";
+  const auto t0 = std::chrono::steady_clock::now();
+  ConvProblem p = d.p;
+  p.has_bias = false;
+  CudnnConvBackward bw(env.stream, p, t, g.dir == Direction::BackwardData, d.x.data(), d.w.data(), g.dy.data(),
+                       static_cast<std::size_t>(env.opt.workspace_gb * 1e9));
+  r.plan_ms = ms_since(t0);
+  r.variant = bw.algorithm();
+  r.workspace_bytes = double(bw.workspace_bytes());
+  measure(env, g, r, [&] { bw.run(); }, static_cast<T*>(bw.out()), bw.out_bytes(), g.idx);
+  return r;
+}
+
+// Runs `fn` for one row, turning exceptions into skipped / error rows.
+template <class T>
+Row guarded_row(const CaseData<T>& d, Which which, Direction dir, const std::function<Row()>& fn) {
+  const auto fail = [&] {
     Row r = base_row(d.c, d.p, which, dtype_v<T>);
+    r.direction = direction_label(dir);
+    return r;
+  };
+  try {
+    return fn();
+  } catch (const Error& e) {
+    Row r = fail();
     const Status st = e.status();
     if (st == Status::NotSupported || st == Status::WorkspaceTooSmall || st == Status::OutOfMemory)
       return skip(r, e.what());
@@ -344,17 +453,65 @@ Row run_row(const Env& env, CaseData<T>& d, Which which) {
     r.reason = std::string(status_name(st)) + ": " + e.what();
     return r;
   } catch (const CudnnUnsupported& e) {
-    Row r = base_row(d.c, d.p, which, dtype_v<T>);
+    Row r = fail();
     return skip(r, std::string("cuDNN: ") + e.what());
   } catch (const std::bad_alloc&) {
-    Row r = base_row(d.c, d.p, which, dtype_v<T>);
+    Row r = fail();
     return skip(r, "host out of memory");
   } catch (const std::exception& e) {
-    Row r = base_row(d.c, d.p, which, dtype_v<T>);
+    Row r = fail();
     r.status = "error";
     r.reason = e.what();
     cudaGetLastError();
     return r;
+  }
+}
+
+// One forward row.
+template <class T>
+Row run_row(const Env& env, CaseData<T>& d, Which which) {
+  return guarded_row<T>(d, which, Direction::Forward,
+                        [&] { return which == Which::Cudnn ? run_cudnn(env, d) : run_convkit(env, d, which); });
+}
+
+// The rows of one backward direction of a case, cuDNN first.
+template <class T>
+void run_backward_rows(const Env& env, CaseData<T>& d, Direction dir, std::uint64_t seed, bool cudnn_requested,
+                       std::vector<Row>& rows) {
+  const Options& opt = env.opt;
+  GradData<T> g;
+  g.dir = dir;
+  std::string why;
+  if (d.p.flops() / 2 > kMaxReferenceMacs) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "the reference gradient (%.3g multiply-adds) is over the bench's 2^32 host budget",
+                  d.p.flops() / 2);
+    why = buf;
+  } else {
+    try {
+      make_grad_data(env, d, seed, g);
+    } catch (const std::exception& e) {
+      why = std::string("backward case setup: ") + e.what();
+      cudaGetLastError();
+    }
+  }
+  double cudnn_ms = NAN;
+  for (Which which : opt.algos) {
+    if (which == Which::Cudnn && !env.cudnn_ok) continue;
+    Row r;
+    if (!why.empty()) {
+      r = base_row(d.c, d.p, which, dtype_v<T>);
+      r.direction = direction_label(dir);
+      skip(r, why);
+    } else if (which == Which::Cudnn) {
+      r = guarded_row<T>(d, which, dir, [&] { return run_cudnn_backward(env, d, g); });
+      if (r.status == "ok") cudnn_ms = r.ms_median;
+    } else {
+      r = guarded_row<T>(d, which, dir, [&] { return run_convkit_backward(env, d, g, which); });
+      if (std::isfinite(cudnn_ms) && std::isfinite(r.ms_median)) r.cudnn_ratio = r.ms_median / cudnn_ms;
+    }
+    print_row(stdout, r, cudnn_requested);
+    rows.push_back(r);
   }
 }
 
@@ -401,13 +558,17 @@ void run_case(const Env& env, const Case& c, std::vector<Row>& rows) {
   }
   d.tol = tolerance_factor(t, p.Cg() * p.ker_spatial());
 
+  const bool cudnn_requested =
+      env.cudnn_ok && std::find(opt.algos.begin(), opt.algos.end(), Which::Cudnn) != opt.algos.end();
+  for (Direction dir : opt.directions)
+    if (dir != Direction::Forward) run_backward_rows(env, d, dir, seed, cudnn_requested, rows);
+  if (std::find(opt.directions.begin(), opt.directions.end(), Direction::Forward) == opt.directions.end()) return;
+
   double cudnn_ms = NAN;
   // The fastest of direct / im2col / toeplitz so far: they run before the
   // Auto rows (Which's order), which are measured against it.
   double best_ms = NAN;
   std::string best_algorithm;
-  const bool cudnn_requested =
-      env.cudnn_ok && std::find(opt.algos.begin(), opt.algos.end(), Which::Cudnn) != opt.algos.end();
   for (Which which : opt.algos) {
     if (which == Which::Cudnn && !env.cudnn_ok) continue;  // the header says why; the column reads n/a
     Row r = run_row(env, d, which);
@@ -531,8 +692,12 @@ int run(int argc, char** argv) {
   print_table_header(stdout);
 
   Env env{opt, dev, ctx, toeplitz_ctx, tuned_ctx, stream, flusher, cudnn_ok, f64 ? dev.fp64_peak : dev.fp32_peak};
+  // The targets are the forward pass's (docs/PERF.md); backward rows are reported, not scored yet.
   const auto targets_of = [&](const std::vector<Row>& rs) {
-    return evaluate_targets(rs, info.copy_gbs, env.peak / 1e9);
+    std::vector<Row> fwd;
+    for (const Row& r : rs)
+      if (r.direction == "fwd") fwd.push_back(r);
+    return evaluate_targets(fwd, info.copy_gbs, env.peak / 1e9);
   };
   std::vector<Row> rows;
   const auto t0 = std::chrono::steady_clock::now();

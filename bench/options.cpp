@@ -21,6 +21,15 @@ const char* which_name(Which w) {
   return "?";
 }
 
+const char* direction_label(Direction d) {
+  switch (d) {
+    case Direction::Forward: return "fwd";
+    case Direction::BackwardData: return "bwd-data";
+    case Direction::BackwardFilter: return "bwd-filter";
+  }
+  return "?";
+}
+
 std::string help_text() {
   return R"(convkit-bench: times convkit's convolution algorithms (and cuDNN when built
 in) on fixed problem suites, checks every timed output against the CPU
@@ -38,6 +47,14 @@ usage: convkit-bench [options]
                        auto-tuned on a context with tuning on; both are
                        compared with the best of direct / im2col / toeplitz
                        measured for the case
+  --direction LIST     passes to time: fwd, bwd-data, bwd-filter, or all
+                       (default fwd). Backward rows run the one-shot
+                       conv_backward_data / conv_backward_filter (Auto chooses
+                       per direction) against cuDNN's best backward algorithm
+                       (cudnnFind...BackwardData/FilterAlgorithmEx), checked
+                       at sampled elements against the CPU reference gradient,
+                       which is computed whole: a case over 2^32 multiply-adds
+                       is skipped in the backward directions
   --reps N             timed runs per row; the median is reported (default 50)
   --warmup N           untimed runs before timing (default 3)
   --samples N          output elements checked against the reference (default 300)
@@ -156,6 +173,21 @@ bool parse_options(int argc, char** argv, Options& opt, std::string& error) {
           error = "--algo " + s + ": unknown algorithm (direct, im2col, toeplitz, auto, auto-tuned, cudnn, all)";
           return false;
         }
+    } else if (key == "--direction") {
+      if (!need()) return false;
+      for (const auto& s : split_list(value)) {
+        std::vector<Direction> add;
+        if (s == "all") add = {Direction::Forward, Direction::BackwardData, Direction::BackwardFilter};
+        for (Direction d : {Direction::Forward, Direction::BackwardData, Direction::BackwardFilter})
+          if (s == direction_label(d)) add = {d};
+        if (add.empty()) {
+          error = "--direction " + s + ": unknown direction (fwd, bwd-data, bwd-filter, all)";
+          return false;
+        }
+        for (Direction d : add)
+          if (std::find(opt.directions.begin(), opt.directions.end(), d) == opt.directions.end())
+            opt.directions.push_back(d);
+      }
     } else if (key == "--reps") {
       if (!need()) return false;
       if (!parse_int(value, 1, n)) {
@@ -214,6 +246,7 @@ bool parse_options(int argc, char** argv, Options& opt, std::string& error) {
     }
   }
   if (opt.algos.empty()) parse_algo("all", opt.algos);
+  if (opt.directions.empty()) opt.directions = {Direction::Forward};
   // Run cuDNN first whatever the order given, so convkit rows can show the ratio.
   std::stable_sort(opt.algos.begin(), opt.algos.end(),
                    [](Which a, Which b) { return static_cast<int>(a) < static_cast<int>(b); });

@@ -2,6 +2,7 @@
 // and the parser (which needs no device, so --help and --list work anywhere).
 #pragma once
 
+#include <convkit/conv.hpp>
 #include <convkit/types.hpp>
 
 #include <string>
@@ -26,6 +27,7 @@ struct Options {
   std::vector<std::string> suites;         ///< empty: all
   std::vector<std::string> case_filters;   ///< substrings of case names; empty: all
   std::vector<Which> algos;                ///< in run order
+  std::vector<Direction> directions;       ///< passes timed per case, in run order; default {Forward}
   int reps = 50;                           ///< timed runs per row (median); --quick: 20
   int warmup = 3;
   int samples = 300;                       ///< output elements checked per row
@@ -36,6 +38,9 @@ struct Options {
   double toeplitz_max_gb = 16;             ///< workspace limit of the Toeplitz rows' context
   double row_budget_s = 5;                 ///< cap on one row's timed loop (fewer reps beyond it)
 };
+
+/// "fwd", "bwd-data", "bwd-filter": the --direction names.
+const char* direction_label(Direction d);
 
 /// Parses argv. On a usage error returns false and sets `error`.
 bool parse_options(int argc, char** argv, Options& opt, std::string& error);

@@ -51,6 +51,7 @@ void print_table_header(std::FILE* out) {
 
 void print_row(std::FILE* out, const Row& r, bool cudnn_requested) {
   std::string algo = r.algorithm;
+  if (r.direction != "fwd") algo = (r.direction == "bwd-data" ? "dX:" : "dW:") + algo;
   if ((r.algorithm == "auto" || r.algorithm == "auto-tuned") && !r.chosen.empty()) algo += "->" + r.chosen;
   if (!r.variant.empty()) algo += " " + r.variant;
   algo = clip(algo, 22);
@@ -151,6 +152,7 @@ bool write_json(const std::string& path, const RunInfo& in, const std::vector<Ro
     const Row& r = rows[i];
     o << (i ? ",\n" : "\n") << "    {";
     o << "\"suite\": " << str(r.suite) << ", \"case\": " << str(r.case_name) << ", \"spec\": " << str(r.spec);
+    o << ", \"direction\": " << str(r.direction);
     o << ", \"shape\": {\"x\": " << str(r.x_shape) << ", \"w\": " << str(r.w_shape) << ", \"y\": " << str(r.y_shape)
       << "}";
     o << ", \"algorithm\": " << str(r.algorithm) << ", \"chosen\": " << str(r.chosen)

@@ -14,6 +14,7 @@ namespace convkit::bench {
 
 struct Row {
   std::string suite, case_name, spec;
+  std::string direction = "fwd";  ///< "fwd", "bwd-data" or "bwd-filter"
   std::string x_shape, w_shape, y_shape;
   std::string algorithm;  ///< "direct", "im2col", "toeplitz", "auto", "auto-tuned", "cudnn"
   std::string chosen;     ///< the algorithm that ran ("auto" resolves to one)

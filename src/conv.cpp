@@ -305,6 +305,8 @@ Shape conv_transpose_output_shape(const ConvSpec& spec, const Shape& x, const Sh
     CONVKIT_EXPECTS(s >= 1 && dil >= 1, bad, fn, ": spatial dimension ", i, ": stride ", s, " and dilation ", dil,
                     " must be >= 1");
     const auto [lo, hi] = spec.resolved_padding(i, k);
+    CONVKIT_EXPECTS(lo >= 0 && hi >= 0, bad, fn, ": spatial dimension ", i, ": padding (", lo, ", ", hi,
+                    ") must be >= 0");
     const std::int64_t op = output_padding.empty() ? 0 : output_padding[i];
     CONVKIT_EXPECTS(op >= 0 && (op < s || op < dil), bad, fn, ": output_padding[", i, "] = ", op,
                     ": must be >= 0 and smaller than the stride (", s, ") or the dilation (", dil, ")");

@@ -2,13 +2,16 @@
 // runs. The bytes describe a ConvSpec (dims, every setter, enum values in and
 // out of range, huge and negative numbers) and the x / w shapes; the target
 // then asks problem(), output_shape(), toeplitz::info(), supports() and
-// workspace_bytes() for every Algorithm. Each may reject the problem with
+// workspace_bytes() for every Algorithm and Direction, and
+// conv_transpose_output_shape() (x read as the transposed convolution's
+// input) with an output_padding. Each may reject the problem with
 // convkit::Error; none may crash, hang, overflow or throw anything else.
 //
 // Input layout (make_seeds.py writes it; missing bytes read as 0):
 //   num dims | list stride | list dilation | u8 padding kind, its numbers |
 //   num groups | i8 mode | i8 boundary | u8 bias | i8 dtype | i8 index width |
-//   i8 extra algorithm | shape x | shape w
+//   i8 extra algorithm | shape x | shape w | i8 extra direction |
+//   u8 count (% 5) and that many nums: conv_transpose's output_padding
 // where num = one tag byte: tag & 3 == 0 -> (tag >> 2) - 8 (small values
 // cheaply), 1 -> one signed byte, 2 -> int32 LE, 3 -> int64 LE;
 // list = u8 count (0: one value for every dimension, then a num; 1..4: that
@@ -22,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <vector>
 
 #include "fuzz_common.hpp"
 
@@ -142,6 +146,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto extra = static_cast<Algorithm>(in.i8());
   const Shape x = shape(in);
   const Shape w = shape(in);
+  const auto extra_dir = static_cast<Direction>(in.i8());
+  std::vector<std::int64_t> output_padding(in.u8() % 5);
+  for (std::int64_t& v : output_padding) v = in.num();
 
   // Describing a spec, valid or not, must work: error messages do it.
   std::ostringstream os;
@@ -170,18 +177,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   for (Algorithm a : {Algorithm::Auto, Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz,
-                      Algorithm::Fft, Algorithm::Reference, extra}) {
-    try {
-      const Support s = supports(spec, x, w, dtype, a);
-      os << s.ok << s.reason << s.variant;
-    } catch (const Error& e) {
-      expected(e);
+                      Algorithm::Fft, Algorithm::Reference, extra})
+    for (Direction d : {Direction::Forward, Direction::BackwardData, Direction::BackwardFilter, extra_dir}) {
+      try {
+        const Support s = supports(spec, x, w, dtype, a, d);
+        os << s.ok << s.reason << s.variant;
+      } catch (const Error& e) {
+        expected(e);
+      }
+      try {
+        os << workspace_bytes(spec, x, w, dtype, a, d);
+      } catch (const Error& e) {
+        expected(e);
+      }
     }
-    try {
-      os << workspace_bytes(spec, x, w, dtype, a);
-    } catch (const Error& e) {
-      expected(e);
-    }
+  try {
+    const Shape y = conv_transpose_output_shape(spec, x, w, output_padding);
+    // Its promise: the forward map of y's shape gives x's back.
+    if (spec.output_shape(y, w) != x) convkit_fuzz::broken("conv_transpose_output_shape does not invert the forward shape");
+  } catch (const Error& e) {
+    expected(e);
   }
   return 0;
 }

@@ -135,6 +135,7 @@ class PlanImpl {
   DType dtype() const { return dtype_; }
   Algorithm algorithm() const { return ops_.algo; }
   bool has_weights() const { return w_ != nullptr; }
+  ContextState* context() const { return ctx_.get(); }
 
   /// The caller's weight and bias views as last bound (for overlap checks).
   TensorArg bound_w, bound_b;

@@ -448,6 +448,10 @@ void ConvPlan::run_backward_filter(TensorArg x, TensorArg dy, TensorArg dw, doub
   detail::check_no_overlap(dw, "dw", x, "x");
   detail::check_no_overlap(dw, "dw", dy, "dy");
   check_plan_direction(impl, Direction::BackwardFilter, fn);
+  if (p.N == 0) {
+    detail::empty_batch_filter_gradient(*impl.context(), dw, accumulate);
+    return;
+  }
   impl.run_backward_filter(x.data, dy.data, const_cast<void*>(dw.data), accumulate);
 }
 

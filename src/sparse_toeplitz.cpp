@@ -47,6 +47,7 @@
 #include "check.hpp"
 #include "sparse_toeplitz.hpp"
 #include "toeplitz.cuh"
+#include "toeplitz_backward.cuh"
 
 #include <cusparse.h>
 
@@ -239,6 +240,29 @@ class ToeplitzPlan final : public PlanImpl {
   void run_backward_data(const void* dy, void* dx, bool accumulate) override {
     if (problem_.N == 0) return;
     multiply(CUSPARSE_OPERATION_TRANSPOSE, dy, dx, nullptr, accumulate);
+  }
+
+  // dw (+)= ∂L/∂w on T's pattern (toeplitz_backward.cuh): the sampled product
+  // s = dyᵀ·x in the context's workspace (one value per nonzero), then each
+  // weight sums its nonzeros' s. The matrix's values are not read, so no
+  // weights need to be bound.
+  void run_backward_filter(const void* x, const void* dy, void* dw, bool accumulate) override {
+    const tz::Info& info = A_.info();
+    const std::size_t s_bytes = bytes_sat(info.nnz, sizeof(T));
+    ctx_->check_workspace(add_sat(workspace_bytes(), s_bytes),
+                          "Algorithm::SparseToeplitz (matrix and the sampled product dyᵀ·x)");
+    T* sampled = static_cast<T*>(ctx_->workspace(s_bytes, "Algorithm::SparseToeplitz (the sampled product dyᵀ·x)"));
+    const auto run = [&](auto tag) {
+      using I = decltype(tag);
+      toeplitz::filter_gradient_device<T, I>(ctx_->stream(), problem_, static_cast<const I*>(A_.row_ptr()),
+                                             static_cast<const I*>(A_.col_ind()), info.rows, info.cols,
+                                             static_cast<const T*>(dy), static_cast<const T*>(x), sampled,
+                                             static_cast<T*>(dw), accumulate);
+    };
+    if (info.index_width == tz::IndexWidth::I64)
+      run(std::int64_t{});
+    else
+      run(std::int32_t{});
   }
 
   std::size_t workspace_bytes() const override {
@@ -497,40 +521,42 @@ void run_sparse_toeplitz(ContextState& ctx, const ConvProblem& p, DType t, const
     run_typed<double>(ctx, p, ops);
 }
 
-// Backward-data is Tᵀ·dy on the forward matrix: supported wherever the
-// forward product is, with the same matrix and budget. Backward-filter has
-// no Toeplitz formulation yet.
+// Backward-data is Tᵀ·dy on the forward matrix; backward-filter the sampled
+// product dyᵀ·x on its pattern (one more value per nonzero in the
+// workspace). Both are supported wherever the forward product is.
 Support supports_sparse_toeplitz_backward(const ConvProblem& p, DType t, Direction d) {
-  if (d == Direction::BackwardFilter)
-    return unsupported("Algorithm::SparseToeplitz has no backward-filter path yet");
   Support s = supports_sparse_toeplitz(p, t);
-  if (s) s.variant += "-transposed";
+  if (s) s.variant = d == Direction::BackwardData ? s.variant + "-transposed" : std::string("toeplitz/sampled-dw");
   return s;
 }
 
-std::size_t workspace_sparse_toeplitz_backward(const ConvProblem& p, DType t, Direction) {
-  return workspace_sparse_toeplitz(p, t);
+std::size_t workspace_sparse_toeplitz_backward(const ConvProblem& p, DType t, Direction d) {
+  const std::size_t fwd = workspace_sparse_toeplitz(p, t);
+  if (d != Direction::BackwardFilter) return fwd;
+  return add_sat(fwd, bytes_sat(cached_sizes(p, t).info.nnz, dtype_size(t)));
 }
 std::size_t min_workspace_sparse_toeplitz_backward(const ConvProblem& p, DType t, Direction) {
   return min_workspace_sparse_toeplitz(p, t);
 }
 
 template <class T>
-void run_backward_typed(ContextState& ctx, const ConvProblem& p, const GradOperands& g) {
+void run_backward_typed(ContextState& ctx, const ConvProblem& p, Direction d, const GradOperands& g) {
   std::shared_ptr<ContextState> ref(&ctx, [](ContextState*) {});
   ToeplitzPlan<T> plan(ref, p, dtype_v<T>, false);
+  if (d == Direction::BackwardFilter) {
+    plan.run_backward_filter(g.x, g.dy, g.out, g.accumulate);
+    return;
+  }
   plan.set_weights(g.w, nullptr);
   plan.run_backward_data(g.dy, g.out, g.accumulate);
 }
 
 void run_sparse_toeplitz_backward(ContextState& ctx, const ConvProblem& p, DType t, Direction d,
                                   const GradOperands& g) {
-  CONVKIT_EXPECTS(d == Direction::BackwardData, Status::NotSupported,
-                  "Algorithm::SparseToeplitz has no backward-filter path yet");
   if (t == DType::F32)
-    run_backward_typed<float>(ctx, p, g);
+    run_backward_typed<float>(ctx, p, d, g);
   else
-    run_backward_typed<double>(ctx, p, g);
+    run_backward_typed<double>(ctx, p, d, g);
 }
 
 std::unique_ptr<PlanImpl> make_sparse_toeplitz_plan(const std::shared_ptr<ContextState>& ctx, const ConvProblem& p,

@@ -6,13 +6,14 @@
 // with reference::conv_backward_data / _filter / _bias over every row of the
 // problem table and extra shapes (3-D, stride > kernel, replicate with big
 // padding, symmetric, groups with K/G > 1, several segments, the segment
-// cap). f32 and f64; exact with small integers, within the harness tolerance
+// cap) and the regression file's runnable shapes. f32 and f64; exact with small integers, within the harness tolerance
 // with random floats; beta 1 onto prior values, beta 0 over NaN-poisoned
 // outputs (every element written, nothing written outside, shared memory and
 // workspace framed by NaN guards); the pure geometry functions; supports()
 // and workspace_bytes() as the library reports them.
 #include "direct_backward.cuh"
 #include "harness.hpp"
+#include "regressions.hpp"
 
 #include <cmath>
 #include <limits>
@@ -258,6 +259,8 @@ template <class T>
 void check_all(bool floats) {
   for (const ConvCase& c : problem_table()) check_case<T>(c.name, c.spec, c.x, c.w, floats);
   for (const Extra& c : extra_shapes()) check_case<T>(c.name, c.spec, c.x, c.w, floats);
+  for (const ConvCase& c : regression_cases(RegressionUse::Run))
+    check_case<T>("regression " + c.name, c.spec, c.x, c.w, floats);
 }
 
 TEST(DirectBackwardBlockPrograms, ExactWithSmallIntegersF32) { check_all<float>(false); }

@@ -6,8 +6,8 @@
 // with reference::conv_backward_data / _filter / _bias over every row of the
 // problem table and extra shapes (3-D, stride > kernel, replicate with big
 // padding, symmetric, groups with K/G > 1, several segments, the segment
-// cap) and the regression file's runnable shapes. f32 and f64; exact with small integers, within the harness tolerance
-// with random floats; beta 1 onto prior values, beta 0 over NaN-poisoned
+// cap) and the regression file's runnable shapes. f32 and f64; exact with
+// small integers, within the harness tolerance with random floats; beta 1 onto prior values, beta 0 over NaN-poisoned
 // outputs (every element written, nothing written outside, shared memory and
 // workspace framed by NaN guards); the pure geometry functions; supports()
 // and workspace_bytes() as the library reports them.
@@ -220,25 +220,10 @@ void check_case(const std::string& name, const ConvSpec& spec0, const Shape& xs,
       EXPECT_TRUE(compare(emulate_bias<T>(p.N, p.K, Q, dy, &prior), want1, nullptr, 0.0)) << "bias, beta 1";
     }
   }
-  if (p.N == 0) return;  // run_backward never sees N = 0
 
   const HostTensor<T> ax = abs_of(x), aw = abs_of(w), ady = abs_of(dy);
-  // Backward-data.
-  {
-    HostTensor<T> want(xs), mag(xs);
-    reference::conv_backward_data(spec, dy.view(), w.view(), want.view(), 0.0);
-    reference::conv_backward_data(spec, ady.view(), aw.view(), mag.view(), 0.0);
-    const HostTensor<double> magd = to_double(mag);
-    const double tol = floats ? tolerance<T>(data_terms(p)) : 0.0;
-    EXPECT_TRUE(compare(emulate_data<T>(p, dy, w, nullptr), want, &magd, tol)) << "backward-data, beta 0";
-    if (!floats) {
-      const HostTensor<T> prior = random_ints<T>(xs, 35);
-      HostTensor<T> want1 = copy_of(prior);
-      reference::conv_backward_data(spec, dy.view(), w.view(), want1.view(), 1.0);
-      EXPECT_TRUE(compare(emulate_data<T>(p, dy, w, &prior), want1, nullptr, 0.0)) << "backward-data, beta 1";
-    }
-  }
-  // Backward-filter.
+  // Backward-filter, N = 0 included (conv() handles that itself, a ConvPlan
+  // passes it on: the result must still be zeros, or dw under beta 1).
   {
     HostTensor<T> want(ws), mag(ws);
     reference::conv_backward_filter(spec, x.view(), dy.view(), want.view(), 0.0);
@@ -251,6 +236,22 @@ void check_case(const std::string& name, const ConvSpec& spec0, const Shape& xs,
       HostTensor<T> want1 = copy_of(prior);
       reference::conv_backward_filter(spec, x.view(), dy.view(), want1.view(), 1.0);
       EXPECT_TRUE(compare(emulate_filter<T>(p, x, dy, &prior), want1, nullptr, 0.0)) << "backward-filter, beta 1";
+    }
+  }
+  // Backward-data (conv() never calls it with N = 0: dx is empty).
+  if (p.N == 0) return;
+  {
+    HostTensor<T> want(xs), mag(xs);
+    reference::conv_backward_data(spec, dy.view(), w.view(), want.view(), 0.0);
+    reference::conv_backward_data(spec, ady.view(), aw.view(), mag.view(), 0.0);
+    const HostTensor<double> magd = to_double(mag);
+    const double tol = floats ? tolerance<T>(data_terms(p)) : 0.0;
+    EXPECT_TRUE(compare(emulate_data<T>(p, dy, w, nullptr), want, &magd, tol)) << "backward-data, beta 0";
+    if (!floats) {
+      const HostTensor<T> prior = random_ints<T>(xs, 35);
+      HostTensor<T> want1 = copy_of(prior);
+      reference::conv_backward_data(spec, dy.view(), w.view(), want1.view(), 1.0);
+      EXPECT_TRUE(compare(emulate_data<T>(p, dy, w, &prior), want1, nullptr, 0.0)) << "backward-data, beta 1";
     }
   }
 }
@@ -268,8 +269,8 @@ TEST(DirectBackwardBlockPrograms, ExactWithSmallIntegersF64) { check_all<double>
 TEST(DirectBackwardBlockPrograms, RandomFloatsWithinToleranceF32) { check_all<float>(true); }
 TEST(DirectBackwardBlockPrograms, RandomFloatsWithinToleranceF64) { check_all<double>(true); }
 
-// The bias reduction over a long N·Q with several threads' worth per block
-// and many channels (grid-stride over k is exercised through bias_grid).
+// The bias reduction over an N·Q several times the block's threads, and over
+// an empty batch.
 TEST(DirectBackwardBlockPrograms, BiasLongReductionAndEmptyBatch) {
   const i64 N = 3, K = 5, Q = 1000;
   const HostTensor<double> dy = random_ints<double>(Shape{N, K, Q}, 41);

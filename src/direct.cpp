@@ -2,9 +2,12 @@
 // in kernels/direct.cuh, so Support::variant names the kernel that would run),
 // the one dtype switch, and the forced-variant hook tests use. Every spec
 // DESIGN §1 allows is supported (the generic kernel covers what the fast
-// variants do not); no workspace; launches go on the context's stream and
-// never synchronise.
+// variants do not); the forward pass takes no workspace; launches go on the
+// context's stream and never synchronise. The backward members live in
+// direct_backward.cpp.
 #include "direct.hpp"
+
+#include "direct_backward.hpp"
 
 #include "algorithms.hpp"
 #include "check.hpp"
@@ -46,6 +49,11 @@ void run_direct_variant(Context& ctx, const ConvSpec& spec, TensorArg x, TensorA
          Operands{x.data, w.data, bias.present ? bias.data : nullptr, const_cast<void*>(y.data)}, v);
 }
 
-const AlgorithmOps kDirectOps{Algorithm::Direct, supports_direct, workspace_direct, workspace_direct, run_direct, nullptr};
+// Backward: direct/gather and direct/reduce (direct_backward.cpp); the
+// reduction's workspace cannot be chunked, so its minimum is the whole.
+const AlgorithmOps kDirectOps{Algorithm::Direct,         supports_direct,           workspace_direct,
+                              workspace_direct,          run_direct,                nullptr,
+                              supports_direct_backward,  workspace_direct_backward, workspace_direct_backward,
+                              run_direct_backward};
 
 }  // namespace convkit::detail

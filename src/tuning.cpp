@@ -188,8 +188,10 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
 
 // Whether each algorithm's results are bit-identical run to run, per
 // direction. Backward: Direct's backward-data is a gather (one thread owns
-// each dx element) and its backward-filter and the bias gradient a
-// fixed-order two-pass reduction; Im2colGemm's are cuBLAS GEMMs and a col2im
+// each dx element, fixed order), its backward-filter a fixed-order two-pass
+// reduction (per-segment shared-memory trees, then the segments in order) and
+// the bias gradient a one-pass fixed-order block tree per channel, no atomics
+// anywhere (kernels/direct_backward.cuh); Im2colGemm's are cuBLAS GEMMs and a col2im
 // gather; SparseToeplitz's backward-data is cuSPARSE's transposed product,
 // which cuSPARSE documents as not bit-reproducible. Forward: Direct: one
 // thread owns each output and sums in a fixed order. Im2colGemm: cuBLAS

@@ -20,8 +20,15 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <ostream>
 #include <string>
 #include <vector>
+
+namespace convkit {
+// Test names and CTest entries print the algorithm's name (internal linkage:
+// only this file's parameterised tests use it).
+static void PrintTo(Algorithm a, std::ostream* os) { *os << algorithm_name(a); }
+}  // namespace convkit
 
 namespace convkit::test {
 namespace {

@@ -22,6 +22,7 @@
 #include <limits>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace convkit {
@@ -402,6 +403,61 @@ TEST(BackwardGpuSupport, DirectAndIm2colSupportEveryCaseInBothDirections) {
           EXPECT_TRUE(s.ok) << c.name << " " << dtype_name(t) << " " << algorithm_name(a) << " "
                             << direction_name(d) << ": " << s.reason;
         }
+}
+
+// ConvPlan's backward passes validate before writing: beta, shapes,
+// overlaps, host memory, weights not bound yet, a moved-from plan.
+TEST(BackwardGpuPlan, RejectsBadInputBeforeWriting) {
+  CONVKIT_REQUIRE_GPU();
+  Context ctx;
+  const ConvSpec spec = ConvSpec::conv2d().padding(1).stride(2);
+  const Shape xs{2, 3, 7, 6}, ws{4, 3, 3, 3}, ys = spec.output_shape(xs, ws);
+  auto x = DeviceTensor<float>::from_host(ctx, random_ints<float>(xs, 1));
+  auto w = DeviceTensor<float>::from_host(ctx, random_ints<float>(ws, 2));
+  auto dy = DeviceTensor<float>::from_host(ctx, random_ints<float>(ys, 3));
+  const HostTensor<float> dx_prior = random_ints<float>(xs, 4), dw_prior = random_ints<float>(ws, 5);
+  auto dx = DeviceTensor<float>::from_host(ctx, dx_prior);
+  auto dw = DeviceTensor<float>::from_host(ctx, dw_prior);
+  DeviceTensor<float> big(ctx, Shape{4096});
+  const auto expect_invalid = [&](auto&& f, const char* needle) {
+    SCOPED_TRACE(needle);
+    try {
+      f();
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), Status::InvalidArgument) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(bit_identical(dx.to_host(), dx_prior)) << "dx written";
+    EXPECT_TRUE(bit_identical(dw.to_host(), dw_prior)) << "dw written";
+  };
+  for (Algorithm a : {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz}) {
+    if (!supports(spec, xs, ws, DType::F32, a, Direction::Forward).ok) continue;
+    SCOPED_TRACE(algorithm_name(a));
+    ConvPlan plan(ctx, spec, xs, ws, DType::F32, a);
+    expect_invalid([&] { plan.run_backward_data(dy.view(), dx.view()); }, "set_weights first");
+    plan.set_weights(w.view());
+    expect_invalid([&] { plan.run_backward_data(dy.view(), dx.view(), 0.5); }, "beta = 0.5");
+    expect_invalid([&] { plan.run_backward_filter(x.view(), dy.view(), dw.view(), 2.0); }, "beta = 2");
+    expect_invalid([&] { plan.run_backward_data(dy.view(), TensorView<float>::device(dx.data(), {2, 3, 8, 6})); },
+                   "dx shape");
+    expect_invalid([&] { plan.run_backward_data(TensorView<const float>::device(dy.data(), {2, 4, 4, 4}), dx.view()); },
+                   "dy shape");
+    expect_invalid([&] { plan.run_backward_filter(x.view(), dy.view(), TensorView<float>::device(dw.data(), {4, 3, 3, 2})); },
+                   "dw shape");
+    expect_invalid([&] {
+      plan.run_backward_filter(TensorView<const float>::device(big.data(), xs), dy.view(),
+                               TensorView<float>::device(big.data() + 200, ws));
+    }, "dw overlaps x");
+    expect_invalid([&] {
+      plan.run_backward_data(TensorView<const float>::device(big.data(), ys),
+                             TensorView<float>::device(big.data() + 10, xs));
+    }, "dx overlaps dy");
+    HostTensor<float> hdx(xs);
+    expect_invalid([&] { plan.run_backward_data(dy.view(), hdx.view()); }, "dx is a host view");
+    ConvPlan moved = std::move(plan);
+    expect_invalid([&] { plan.run_backward_filter(x.view(), dy.view(), dw.view()); }, "used after move");
+  }
 }
 
 // conv_backward_bias: the deterministic reduction against the reference,

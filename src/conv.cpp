@@ -83,6 +83,13 @@ void PlanImpl::run_backward_data(const void* dy, void* dx, bool accumulate) {
 }
 
 void PlanImpl::run_backward_filter(const void* x, const void* dy, void* dw, bool accumulate) {
+  // run_backward receives N >= 1: an empty batch gives dw = beta·dw here, as
+  // conv_backward_filter does (zeros under beta 0, untouched under beta 1).
+  if (problem_.N == 0) {
+    const std::size_t bytes = static_cast<std::size_t>(problem_.w_shape().numel()) * dtype_size(dtype_);
+    if (!accumulate && bytes > 0) CONVKIT_CUDA_TRY(cudaMemsetAsync(dw, 0, bytes, ctx_->stream()));
+    return;
+  }
   run_direction(ops_, *ctx_, problem_, dtype_, Direction::BackwardFilter, {},
                 GradOperands{x, nullptr, dy, dw, accumulate});
 }

@@ -83,13 +83,7 @@ void PlanImpl::run_backward_data(const void* dy, void* dx, bool accumulate) {
 }
 
 void PlanImpl::run_backward_filter(const void* x, const void* dy, void* dw, bool accumulate) {
-  // run_backward receives N >= 1: an empty batch gives dw = beta·dw here, as
-  // conv_backward_filter does (zeros under beta 0, untouched under beta 1).
-  if (problem_.N == 0) {
-    const std::size_t bytes = static_cast<std::size_t>(problem_.w_shape().numel()) * dtype_size(dtype_);
-    if (!accumulate && bytes > 0) CONVKIT_CUDA_TRY(cudaMemsetAsync(dw, 0, bytes, ctx_->stream()));
-    return;
-  }
+  // N >= 1 here: ConvPlan::run_backward_filter answers an empty batch itself.
   run_direction(ops_, *ctx_, problem_, dtype_, Direction::BackwardFilter, {},
                 GradOperands{x, nullptr, dy, dw, accumulate});
 }
@@ -161,7 +155,9 @@ const AlgorithmOps& checked_ops(const ConvProblem& p, DType t, Algorithm a, cons
 Support supports(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype, Algorithm algo, Direction dir) {
   detail::check_enum(algo);
   detail::check_enum(dir);
-  return detail::supports_problem(detail::validate_problem(spec, x, w, dtype), dtype, algo, dir);
+  ConvProblem p = detail::validate_problem(spec, x, w, dtype);
+  if (dir != Direction::Forward) p.has_bias = false;  // the backward passes do not involve the bias
+  return detail::supports_problem(p, dtype, algo, dir);
 }
 
 std::size_t workspace_bytes(const ConvSpec& spec, const Shape& x, const Shape& w, DType dtype, Algorithm algo,
@@ -276,6 +272,12 @@ void conv_backward_filter(Context& ctx, const ConvSpec& spec, TensorArg x, Tenso
 
 void conv_backward_bias(Context& ctx, TensorArg dy, TensorArg db, double beta) {
   const char* fn = "conv_backward_bias";
+  // Host views: the reference's reduction in double (there is no algorithm
+  // to choose, so the operands' location decides, as for NumPy arrays).
+  if (dy.present && dy.location == Location::Host) {
+    reference::conv_backward_bias(dy, db, beta);
+    return;
+  }
   const bool accumulate = detail::accumulate_from_beta(beta, fn);
   const detail::BiasGradShape s = detail::validate_backward_bias(dy, db, Location::Device, fn);
   if (s.K == 0) return;

@@ -121,7 +121,8 @@ CONVKIT_EXPORT void conv_backward_filter(Context& ctx, const ConvSpec& spec, Ten
                                          Algorithm algo = Algorithm::Auto, double beta = 0.0);
 
 /// db[k] = beta·db[k] + Σ_n Σ_o dy[n,k,o]. dy is [N, K, O1..Od] (d = 1..3),
-/// db is [K]. One deterministic reduction (no algorithm to choose).
+/// db is [K]. One deterministic reduction (no algorithm to choose); host
+/// views (both) run reference::conv_backward_bias.
 CONVKIT_EXPORT void conv_backward_bias(Context& ctx, TensorArg dy, TensorArg db, double beta = 0.0);
 
 // ------------------------------------------------ transposed convolution

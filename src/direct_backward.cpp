@@ -1,6 +1,8 @@
 // Algorithm::Direct's backward passes, host side, and the reductions every
 // path shares: the bias gradient and the bias broadcast of conv_transpose.
-// Backward-data is direct/gather (one thread per dx element, no workspace);
+// Backward-data is direct/gather (one thread per dx element, no workspace),
+// or with beta 0, where it is exactly a forward convolution of dy that a fast
+// forward variant serves (adjoint_as_forward), that forward kernel;
 // backward-filter is direct/reduce (two passes through a workspace of
 // partials whose size is a pure function of the problem); the bias gradient
 // is one pass, one block per channel, with no workspace. All three sum in a
@@ -15,11 +17,55 @@
 #include "direct_backward.cuh"
 #include "toeplitz.cuh"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace convkit::detail {
 
-Support supports_direct_backward(const ConvProblem&, DType, Direction d) {
+bool adjoint_as_forward(const ConvProblem& p, ConvProblem* q) {
+  if (p.boundary != Boundary::Zeros || p.Cg() != 1 || p.Kg() != 1 || p.N == 0) return false;
+  std::vector<std::int64_t> dil;
+  std::vector<std::pair<std::int64_t, std::int64_t>> pad;
+  Shape dy{p.N, p.K}, w{p.K, 1};
+  for (int a = 3 - p.dims; a < 3; ++a) {
+    if (p.stride[a] != 1) return false;
+    const std::int64_t span = p.dilation[a] * (p.ker[a] - 1);  // fits: the problem validated it
+    if (p.pad_lo[a] > span || p.pad_hi[a] > span) return false;
+    dil.push_back(p.dilation[a]);
+    pad.emplace_back(span - p.pad_lo[a], span - p.pad_hi[a]);
+    dy.push_back(p.out[a]);
+    w.push_back(p.ker[a]);
+  }
+  ConvSpec spec(p.dims);
+  spec.dilation(dil).padding(Padding::per_dim(pad)).groups(p.G).boundary(Boundary::Zeros)
+      .mode(p.mode == Mode::Convolution ? Mode::CrossCorrelation : Mode::Convolution);
+  const ConvProblem f = spec.problem(dy, w);
+  if (f.C != p.K || f.K != p.C) return false;
+  for (int a = 0; a < 3; ++a)
+    if (f.out[a] != p.in[a]) return false;  // cannot differ with stride 1; kept as a guard
+  *q = f;
+  return true;
+}
+
+DirectVariant adjoint_forward_variant(const ConvProblem& p, std::size_t elem, ConvProblem* q) {
+  ConvProblem f;
+  if (!adjoint_as_forward(p, &f)) return DirectVariant::Generic;
+  const DirectVariant v = direct::select_direct_variant(f, elem);
+  if (v != DirectVariant::Generic && q) *q = f;
+  return v;
+}
+
+Support supports_direct_backward(const ConvProblem& p, DType t, Direction d) {
   switch (d) {
-    case Direction::BackwardData: return supported("direct/gather");
+    case Direction::BackwardData: {
+      // With beta 0 a fast forward kernel may run the adjoint; beta 1 (and
+      // every other problem) runs the gather.
+      const DirectVariant v = adjoint_forward_variant(p, dtype_size(t), nullptr);
+      if (v != DirectVariant::Generic)
+        return supported(std::string("direct/") + direct_variant_name(v) + "-adjoint (beta 0; gather for beta 1)");
+      return supported("direct/gather");
+    }
     case Direction::BackwardFilter: return supported("direct/reduce");
     case Direction::Forward: break;
   }
@@ -32,6 +78,19 @@ std::size_t workspace_direct_backward(const ConvProblem& p, DType t, Direction d
 
 void run_direct_backward(ContextState& ctx, const ConvProblem& p, DType t, Direction d, const GradOperands& ops) {
   if (d == Direction::BackwardData) {
+    ConvProblem f;
+    if (!ops.accumulate) {
+      const DirectVariant v = adjoint_forward_variant(p, dtype_size(t), &f);
+      if (v != DirectVariant::Generic) {
+        if (t == DType::F32)
+          direct_launch<float>(v, f, static_cast<const float*>(ops.dy), static_cast<const float*>(ops.w), nullptr,
+                               static_cast<float*>(ops.out), ctx.stream());
+        else
+          direct_launch<double>(v, f, static_cast<const double*>(ops.dy), static_cast<const double*>(ops.w), nullptr,
+                                static_cast<double*>(ops.out), ctx.stream());
+        return;
+      }
+    }
     if (t == DType::F32)
       direct_backward_data_launch<float>(p, static_cast<const float*>(ops.dy), static_cast<const float*>(ops.w),
                                          static_cast<float*>(ops.out), ops.accumulate, ctx.stream());

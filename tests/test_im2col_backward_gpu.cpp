@@ -103,26 +103,31 @@ TEST(Im2colGemmBackwardGpu, TableExactF64Beta1) {
   check_table<double>(true);
 }
 
-TEST(Im2colGemmBackwardGpu, ChunkedUnderSmallWorkspaceLimits) {
-  CONVKIT_REQUIRE_GPU();
+// Limits of one image per chunk, 3 (chunks 3 + 3 + 1), an odd one, and all.
+template <class T>
+void check_chunked(std::uint64_t seed) {
   const ConvCase c{"chunked", ConvSpec::conv2d().padding(1).groups(2).stride({2, 1}).boundary(Boundary::Reflect),
                    {7, 4, 9, 8}, {6, 2, 3, 3}};
   const ConvProblem p = c.spec.problem(c.x, c.w);
+  const detail::Im2colWorkspace ws = detail::im2col_backward_workspace(p, dtype_v<T>);
   for (Direction d : {Direction::BackwardData, Direction::BackwardFilter}) {
-    const detail::Im2colWorkspace ws = detail::im2col_backward_workspace(p, DType::F32);
-    EXPECT_EQ(workspace_bytes(c.spec, c.x, c.w, DType::F32, kAlgo, d), ws.full);
-    // One image per chunk, 3 (3 + 3 + 1), an odd limit, all.
-    for (std::size_t limit : {ws.min, 3 * ws.per_image, 5 * ws.per_image - 1, ws.full}) {
-      SCOPED_TRACE(std::string(direction_name(d)) + " limit " + std::to_string(limit));
-      Context ctx;
-      ctx.set_workspace_limit(limit);
-      for (bool accumulate : {false, true}) {
-        check_case<float>(ctx, c, 8300 + limit % 97, accumulate);
-        check_case<double>(ctx, c, 8400 + limit % 89, accumulate);
-      }
-      EXPECT_LE(ctx.workspace_allocated(), std::max(limit, ws.min));
-    }
+    EXPECT_EQ(workspace_bytes(c.spec, c.x, c.w, dtype_v<T>, kAlgo, d), ws.full);
+    EXPECT_EQ(ws.min, ws.per_image);
   }
+  for (std::size_t limit : {ws.min, 3 * ws.per_image, 5 * ws.per_image - 1, ws.full}) {
+    SCOPED_TRACE(std::string(dtype_name(dtype_v<T>)) + " limit " + std::to_string(limit));
+    Context ctx;
+    ctx.set_workspace_limit(limit);
+    for (bool accumulate : {false, true}) check_case<T>(ctx, c, seed += 8, accumulate);
+    EXPECT_LE(ctx.workspace_allocated(), limit);
+    EXPECT_EQ(ctx.workspace_allocated(), detail::im2col_chunk_images(p, ws, limit) * ws.per_image);
+  }
+}
+
+TEST(Im2colGemmBackwardGpu, ChunkedUnderSmallWorkspaceLimits) {
+  CONVKIT_REQUIRE_GPU();
+  check_chunked<float>(8300);
+  check_chunked<double>(8400);
 }
 
 TEST(Im2colGemmBackwardGpu, PlainGemmNeedsNoWorkspace) {

@@ -81,12 +81,14 @@ class HostExec {
       ASSERT_GE(at.stride_c, c_extent) << "batch entries of one call overlap in C";
     }
     for (std::int64_t e = 0; e < at.batch; ++e) {
-      const T* a = A + at.a_offset + e * at.stride_a;
-      const T* b = B + at.b_offset + e * at.stride_b;
-      T* out = C + at.c_offset + e * at.stride_c;
-      ASSERT_TRUE(inside(a, a_extent)) << "A of batch entry " << e;
-      ASSERT_TRUE(inside(b, b_extent)) << "B of batch entry " << e;
-      ASSERT_TRUE(inside(out, c_extent)) << "C of batch entry " << e;
+      const std::int64_t ao = at.a_offset + e * at.stride_a, bo = at.b_offset + e * at.stride_b,
+                         co = at.c_offset + e * at.stride_c;
+      ASSERT_TRUE(inside_at(A, ao, a_extent)) << "A of batch entry " << e;
+      ASSERT_TRUE(inside_at(B, bo, b_extent)) << "B of batch entry " << e;
+      ASSERT_TRUE(inside_at(C, co, c_extent)) << "C of batch entry " << e;
+      const T* a = A + ao;
+      const T* b = B + bo;
+      T* out = C + co;
       for (std::int64_t j = 0; j < g.n; ++j)
         for (std::int64_t i = 0; i < g.m; ++i) {
           T acc = 0;
@@ -110,9 +112,15 @@ class HostExec {
     const T* end;
     std::string name;
   };
-  bool inside(const T* p, std::int64_t n) const {
-    for (const Range& r : ranges_)
-      if (p >= r.begin && n >= 0 && p + n <= r.end) return true;
+  // Address arithmetic on integers: a wrong descriptor must fail the check,
+  // not form an out-of-range pointer comparison.
+  bool inside(const T* p, std::int64_t n) const { return inside_at(p, 0, n); }
+  bool inside_at(const T* base, std::int64_t offset, std::int64_t n) const {
+    const auto a = reinterpret_cast<std::uintptr_t>(base) + static_cast<std::uintptr_t>(offset) * sizeof(T);
+    for (const Range& r : ranges_) {
+      const auto b = reinterpret_cast<std::uintptr_t>(r.begin), e = reinterpret_cast<std::uintptr_t>(r.end);
+      if (n >= 0 && a >= b && a <= e && (e - a) / sizeof(T) >= static_cast<std::uint64_t>(n)) return true;
+    }
     return false;
   }
   std::vector<Range> ranges_;

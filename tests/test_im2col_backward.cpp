@@ -12,6 +12,7 @@
 // that force one image per chunk, a few, and the whole batch; plus the GEMM
 // descriptors, workspace formulas, variants and the WorkspaceTooSmall check.
 #include "harness.hpp"
+#include "regressions.hpp"
 
 #include "im2col.cuh"
 #include "im2col_gemm.hpp"
@@ -271,6 +272,18 @@ TEST(Im2colBackwardHost, ExactOnExtraShapes) {
       check_data<float>(c, seed += 8, accumulate);
       check_filter<float>(c, seed += 8, accumulate);
       check_data<double>(c, seed += 8, accumulate);
+      check_filter<double>(c, seed += 8, accumulate);
+    }
+  }
+}
+
+TEST(Im2colBackwardHost, ExactOnRegressionShapes) {
+  std::uint64_t seed = 9500;
+  for (const ConvCase& c : regression_cases(RegressionUse::Run)) {
+    SCOPED_TRACE(c.name);
+    if (c.spec.problem(c.x, c.w).N == 0) continue;
+    for (bool accumulate : {false, true}) {
+      check_data<float>(c, seed += 8, accumulate);
       check_filter<double>(c, seed += 8, accumulate);
     }
   }

@@ -17,10 +17,14 @@
 //   * pack_weights_kernel -- [K, C/G·Πk] weights plus bias as an extra column
 //                       ([K, rows]), the GEMM operand that pairs with the ones row;
 //   * fill_bias_kernel -- y[n, k, :] = b[k], used only by the plain-GEMM (1x1)
-//                       path, whose A operand is x itself and cannot carry a ones row.
+//                       path, whose A operand is x itself and cannot carry a ones row;
+//   * col2im_kernel  -- backward-data's gather: one thread per dx element sums
+//                       the column entries of the (output, tap) pairs that read
+//                       it (kernels/adjoint.cuh), in a fixed order, no atomics.
 // Explicit instantiations live in im2col_f32.cu and im2col_f64.cu.
 #pragma once
 
+#include "adjoint.cuh"
 #include "indexing.cuh"
 
 #include <cuda_runtime_api.h>
@@ -123,6 +127,52 @@ void im2col_host(const ConvProblem& p, const Im2colLayout& L, const T* x, T* col
     }
 }
 
+/// col2im, one element: element e (flat over [count, C, D0, D1, D2]) of the
+/// chunk's dx, given the chunk's columns (bias-free layout, (image - first)·G
+/// + g major, as im2col writes them) holding W_gᵀ·dY_g. Sums the column
+/// entries (row of channel and stored tap, output position) of every pair
+/// that reads the element under the boundary mode -- the adjoint of the
+/// gather im2col_value does -- axis 0's readers outermost, each axis in
+/// for_each_reader's fixed order. dx = sum, or dx + sum under accumulate
+/// (dx is not read otherwise).
+template <class T>
+CONVKIT_HD void col2im_element(const ConvProblem& p, const Im2colLayout& L, const T* cols, T* dx, std::int64_t e,
+                               bool accumulate) {
+  const std::int64_t D1 = p.in[1], D2 = p.in[2], S = p.in[0] * D1 * D2;
+  const std::int64_t s = e % S, nc = e / S;
+  const std::int64_t c = nc % p.C, i = nc / p.C;  // channel, image within the chunk
+  const std::int64_t Cg = p.C / p.G, g = c / Cg, cl = c % Cg;
+  const std::int64_t q2 = s % D2, q1 = (s / D2) % D1, q0 = s / (D2 * D1);
+  const T* base = cols + ((i * p.G + g) * L.rows + cl * L.taps) * L.cols;
+  const Preimages pre0 = axis_preimages(q0, p.in[0], p.pad_lo[0], p.pad_hi[0], p.boundary);
+  const Preimages pre1 = axis_preimages(q1, p.in[1], p.pad_lo[1], p.pad_hi[1], p.boundary);
+  const Preimages pre2 = axis_preimages(q2, p.in[2], p.pad_lo[2], p.pad_hi[2], p.boundary);
+  const std::int64_t O1 = p.out[1], O2 = p.out[2];
+  T sum = T(0);
+  for_each_reader(pre0, p.out[0], p.ker[0], p.stride[0], p.dilation[0], p.pad_lo[0],
+                  [&](std::int64_t o0, std::int64_t i0) {
+    for_each_reader(pre1, p.out[1], p.ker[1], p.stride[1], p.dilation[1], p.pad_lo[1],
+                    [&](std::int64_t o1, std::int64_t i1) {
+      for_each_reader(pre2, p.out[2], p.ker[2], p.stride[2], p.dilation[2], p.pad_lo[2],
+                      [&](std::int64_t o2, std::int64_t i2) {
+        // Row cl·Πk + t reads spatial tap tap_index(t) (im2col_row); tap_index
+        // is its own inverse, so spatial tap (i0, i1, i2) is row tap weight_offset.
+        sum += base[weight_offset(p, i0, i1, i2) * L.cols + (o0 * O1 + o1) * O2 + o2];
+      });
+    });
+  });
+  dx[e] = accumulate ? dx[e] + sum : sum;
+}
+
+/// Host col2im over a chunk of `count` images: dx is the chunk's first
+/// element. The CPU tests' stand-in for launch_col2im.
+template <class T>
+void col2im_host(const ConvProblem& p, const Im2colLayout& L, const T* cols, T* dx, std::int64_t count,
+                 bool accumulate) {
+  const std::int64_t total = count * p.C * p.in[0] * p.in[1] * p.in[2];
+  for (std::int64_t e = 0; e < total; ++e) col2im_element(p, L, cols, dx, e, accumulate);
+}
+
 /// Enqueues the columns of images [first, first + count) into `cols` on
 /// `stream`. Checks the launch.
 template <class T>
@@ -135,6 +185,11 @@ void launch_pack_weights(cudaStream_t stream, const ConvProblem& p, const Im2col
 /// y[n, k, q] = b[k] over the whole output.
 template <class T>
 void launch_fill_bias(cudaStream_t stream, const ConvProblem& p, const T* b, T* y);
+/// col2im_element for every element of a chunk of `count` images (dx is the
+/// chunk's first element).
+template <class T>
+void launch_col2im(cudaStream_t stream, const ConvProblem& p, const Im2colLayout& L, const T* cols, T* dx,
+                   std::int64_t count, bool accumulate);
 
 }  // namespace convkit::detail
 
@@ -190,6 +245,14 @@ __global__ void fill_bias_kernel(std::int64_t total, std::int64_t K, std::int64_
     y[e] = b[(e / Q) % K];
 }
 
+template <class T>
+__global__ void col2im_kernel(ConvProblem p, Im2colLayout L, const T* __restrict__ cols, T* __restrict__ dx,
+                              std::int64_t total, bool accumulate) {
+  for (std::int64_t e = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += std::int64_t(gridDim.x) * blockDim.x)
+    col2im_element(p, L, cols, dx, e, accumulate);
+}
+
 // Blocks for a 1-D grid-stride loop over `total` elements; capped because the
 // loop covers the rest.
 inline unsigned blocks_for(std::int64_t total) {
@@ -240,6 +303,16 @@ void launch_fill_bias(cudaStream_t stream, const ConvProblem& p, const T* b, T* 
   CONVKIT_CHECK_LAUNCH();
 }
 
+template <class T>
+void launch_col2im(cudaStream_t stream, const ConvProblem& p, const Im2colLayout& L, const T* cols, T* dx,
+                   std::int64_t count, bool accumulate) {
+  using namespace im2col_impl;
+  const std::int64_t total = count * p.C * p.in[0] * p.in[1] * p.in[2];
+  if (total == 0) return;
+  col2im_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(p, L, cols, dx, total, accumulate);
+  CONVKIT_CHECK_LAUNCH();
+}
+
 }  // namespace convkit::detail
 
 /// Explicit instantiation of the launchers for one dtype (im2col_<dtype>.cu).
@@ -250,6 +323,9 @@ void launch_fill_bias(cudaStream_t stream, const ConvProblem& p, const T* b, T* 
   template void convkit::detail::launch_pack_weights<T>(cudaStream_t, const convkit::ConvProblem&,         \
                                                         const convkit::detail::Im2colLayout&, const T*,    \
                                                         const T*, T*);                                     \
-  template void convkit::detail::launch_fill_bias<T>(cudaStream_t, const convkit::ConvProblem&, const T*, T*);
+  template void convkit::detail::launch_fill_bias<T>(cudaStream_t, const convkit::ConvProblem&, const T*, T*); \
+  template void convkit::detail::launch_col2im<T>(cudaStream_t, const convkit::ConvProblem&,               \
+                                                  const convkit::detail::Im2colLayout&, const T*, T*,      \
+                                                  std::int64_t, bool);
 
 #endif  // __CUDACC__

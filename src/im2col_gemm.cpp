@@ -19,6 +19,15 @@
 // Precision: the handle from ContextState::cublas() runs PEDANTIC math (exact
 // FP32) unless the context allows TF32. cuBLAS's 64-bit API (_64) takes all
 // sizes and batch counts, so no dimension is narrowed to int.
+//
+// Gradients. Backward-filter lowers x chunk by chunk (as the forward) and
+// accumulates dW_g += dY_g · col_gᵀ over the images; backward-data computes
+// col_g = W_gᵀ · dY_g into the column buffer and gathers it onto dx with
+// col2im (one thread per dx element, no atomics). The pipelines and their
+// GEMM descriptors live in im2col_gemm.hpp (run here by DeviceExec, on the
+// CPU by the tests); beta 0 is only ever used where cuBLAS writes C without
+// reading it. Both are deterministic: cuBLAS without atomics mode, col2im a
+// fixed-order gather.
 #include "im2col_gemm.hpp"
 
 #include "algorithms.hpp"
@@ -94,6 +103,91 @@ void run_typed(ContextState& ctx, const ConvProblem& p, const Operands& ops) {
   }
 }
 
+// ---------------------------------------------------------------- backward
+
+cublasOperation_t op_of(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
+
+cublasStatus_t grad_gemm_call(cublasHandle_t h, const Im2colGradGemm& g, const Im2colGradCall& c, const float* A,
+                              const float* B, float* C) {
+  const float alpha = 1.f, beta = c.accumulate ? 1.f : 0.f;
+  const Im2colGemmBatch& a = c.at;
+  return cublasSgemmStridedBatched_64(h, op_of(g.trans_a), op_of(g.trans_b), g.m, g.n, g.k, &alpha, A + a.a_offset,
+                                      g.lda, a.stride_a, B + a.b_offset, g.ldb, a.stride_b, &beta, C + a.c_offset,
+                                      g.ldc, a.stride_c, a.batch);
+}
+cublasStatus_t grad_gemm_call(cublasHandle_t h, const Im2colGradGemm& g, const Im2colGradCall& c, const double* A,
+                              const double* B, double* C) {
+  const double alpha = 1.0, beta = c.accumulate ? 1.0 : 0.0;
+  const Im2colGemmBatch& a = c.at;
+  return cublasDgemmStridedBatched_64(h, op_of(g.trans_a), op_of(g.trans_b), g.m, g.n, g.k, &alpha, A + a.a_offset,
+                                      g.lda, a.stride_a, B + a.b_offset, g.ldb, a.stride_b, &beta, C + a.c_offset,
+                                      g.ldc, a.stride_c, a.batch);
+}
+
+// The backward pipelines' executor on the device: kernel launches and cuBLAS
+// calls on the context's stream, the column buffer in its workspace.
+template <class T>
+class DeviceExec {
+ public:
+  explicit DeviceExec(ContextState& ctx) : ctx_(ctx), stream_(ctx.stream()), h_(ctx.cublas()) {
+    // Host scalars; set explicitly because the handle is shared with other paths.
+    CONVKIT_CUBLAS_TRY(cublasSetPointerMode(h_, CUBLAS_POINTER_MODE_HOST));
+  }
+  void* workspace(std::size_t bytes) { return ctx_.workspace(bytes, kWho); }
+  void im2col(const ConvProblem& p, const Im2colLayout& L, const T* x, T* cols, std::int64_t first,
+              std::int64_t count) {
+    launch_im2col<T>(stream_, p, L, x, cols, first, count);
+  }
+  void col2im(const ConvProblem& p, const Im2colLayout& L, const T* cols, T* dx, std::int64_t count,
+              bool accumulate) {
+    launch_col2im<T>(stream_, p, L, cols, dx, count, accumulate);
+  }
+  void gemm(const Im2colGradGemm& g, const Im2colGradCall& c, const T* A, const T* B, T* C) {
+    CONVKIT_CUBLAS_TRY(grad_gemm_call(h_, g, c, A, B, C));
+  }
+
+ private:
+  ContextState& ctx_;
+  cudaStream_t stream_;
+  cublasHandle_t h_;
+};
+
+template <class T>
+void run_backward_typed(ContextState& ctx, const ConvProblem& p, Direction d, const GradOperands& g) {
+  DeviceExec<T> ex(ctx);
+  if (d == Direction::BackwardData)
+    im2col_backward_data_pipeline<T>(ex, p, ctx.workspace_limit, static_cast<const T*>(g.dy),
+                                     static_cast<const T*>(g.w), static_cast<T*>(g.out), g.accumulate);
+  else
+    im2col_backward_filter_pipeline<T>(ex, p, ctx.workspace_limit, static_cast<const T*>(g.x),
+                                       static_cast<const T*>(g.dy), static_cast<T*>(g.out), g.accumulate);
+}
+
+Support supports_im2col_gemm_backward(const ConvProblem& p, DType t, Direction d) {
+  const Im2colWorkspace ws = im2col_backward_workspace(p, t);
+  if (ws.min == std::numeric_limits<std::size_t>::max())
+    return unsupported(msg("one image's column matrix (", p.G, " x ", ws.layout.rows, " x ", ws.layout.cols,
+                           " elements) does not fit in 64-bit byte counts"));
+  return supported(im2col_backward_variant(p, d));
+}
+
+std::size_t workspace_im2col_gemm_backward(const ConvProblem& p, DType t, Direction) {
+  return im2col_backward_workspace(p, t).full;
+}
+std::size_t min_workspace_im2col_gemm_backward(const ConvProblem& p, DType t, Direction) {
+  return im2col_backward_workspace(p, t).min;
+}
+
+void run_im2col_gemm_backward(ContextState& ctx, const ConvProblem& p, DType t, Direction d,
+                              const GradOperands& g) {
+  CONVKIT_EXPECTS(d == Direction::BackwardData || d == Direction::BackwardFilter, Status::InternalError,
+                  kWho, ": run_backward called for the ", direction_name(d), " pass");
+  if (t == DType::F32)
+    run_backward_typed<float>(ctx, p, d, g);
+  else
+    run_backward_typed<double>(ctx, p, d, g);
+}
+
 Support supports_im2col_gemm(const ConvProblem& p, DType t) {
   const Im2colWorkspace ws = im2col_workspace(p, t);
   if (ws.min == std::numeric_limits<std::size_t>::max())
@@ -121,8 +215,16 @@ void check_hook(const ConvProblem& p, std::int64_t first, std::int64_t count, co
 
 }  // namespace
 
-const AlgorithmOps kIm2colGemmOps{Algorithm::Im2colGemm, supports_im2col_gemm, workspace_im2col_gemm,
-                                  min_workspace_im2col_gemm, run_im2col_gemm, nullptr};
+const AlgorithmOps kIm2colGemmOps{Algorithm::Im2colGemm,
+                                  supports_im2col_gemm,
+                                  workspace_im2col_gemm,
+                                  min_workspace_im2col_gemm,
+                                  run_im2col_gemm,
+                                  nullptr,
+                                  supports_im2col_gemm_backward,
+                                  workspace_im2col_gemm_backward,
+                                  min_workspace_im2col_gemm_backward,
+                                  run_im2col_gemm_backward};
 
 // ---------------------------------------------------------------- benchmark hooks
 

@@ -10,9 +10,17 @@
 // GEMM, x's channels of the group, and B is the weights of the group
 // (row-major [K/G, kdim]), read in place, or packed with the bias. No
 // transpose pass anywhere.
+//
+// The backward passes (below the forward's plan) reuse the same column
+// layout and workspace formulas, bias-free. Their GEMMs are described as
+// data (Im2colGradGemm) and the whole pipeline -- chunking, lowering, GEMM
+// calls, col2im -- is one template over an executor, so the CPU tests run it
+// with host stand-ins for the kernels and for cuBLAS (DESIGN §6) and
+// run_backward runs it with the launches and cuBLAS calls.
 #pragma once
 
 #include <convkit/context.hpp>
+#include <convkit/conv.hpp>
 #include <convkit/export.hpp>
 #include <convkit/spec.hpp>
 #include <convkit/types.hpp>
@@ -131,6 +139,180 @@ inline Im2colGemmPlan im2col_gemm_plan(const ConvProblem& p, std::int64_t kdim, 
       g.calls.push_back({j * kdim * Q, j * Kg * kdim, j * Kg * Q, G * kdim * Q, 0, p.K * Q, count});
   }
   return g;
+}
+
+// ---------------------------------------------------------------- backward passes
+//
+// Both gradients use the forward's bias-free column layout: per image and
+// group the column matrix col_g is row-major [kdim, Q] (kdim = C/G·Πk, row
+// c·Πk + t pairing with *stored* weight tap t, the flip living in the row
+// order), i.e. column-major [Q, kdim] with ld Q. dy[n, group g] is row-major
+// [K/G, Q] = column-major [Q, K/G] (ld Q); W_g (and dW_g) row-major
+// [K/G, kdim] = column-major [kdim, K/G] (ld kdim). So, in cuBLAS's terms:
+//
+//   backward-filter  dW_g [kdim, K/G] (ldc kdim) (+)= col_gᵀ · dY_g :
+//                    op(A) = Aᵀ, A = columns [Q, kdim] (lda Q); B = dy [Q, K/G] (ldb Q);
+//                    m = kdim, n = K/G, k = Q. Summed over images: the first
+//                    GEMM of the pass has beta = accumulate, every later one 1.
+//   backward-data    col_g [Q, kdim] (ldc Q) = dY_g · W_gᵀ :
+//                    A = dy [Q, K/G] (lda Q); op(B) = Bᵀ, B = w [kdim, K/G] (ldb kdim);
+//                    m = Q, n = kdim, k = K/G; beta 0 into the column buffer,
+//                    then col2im gathers the columns onto dx.
+//
+// dW lands in w's layout [K, C/G, k...] because the rows are ordered by
+// stored tap. For the plain 1x1 GEMM (im2col_is_plain_gemm) x is its own
+// column matrix (image stride C·Q = G·kdim·Q, as the lowering's), so
+// backward-filter multiplies x directly and backward-data writes
+// dx = dY·Wᵀ straight into dx with beta = accumulate: no workspace.
+
+/// One strided-batched call of a backward GEMM: where its operands start,
+/// and whether it accumulates into C (beta 1) or overwrites it without
+/// reading it (beta 0).
+struct Im2colGradCall {
+  Im2colGemmBatch at;
+  bool accumulate = false;
+};
+
+/// C = op(A)·op(B) (+ C) per call, column-major, shared sizes.
+struct Im2colGradGemm {
+  bool trans_a = false, trans_b = false;
+  std::int64_t m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
+  std::vector<Im2colGradCall> calls;
+};
+
+/// Backward-filter GEMMs of `count` images whose columns (or, plain, x)
+/// start at the A base, dy at the B base (the chunk's first image), dW at C.
+/// One call per image, batched over groups: entry (image i, group g) has
+///   A at (i·G + g)·kdim·Q,  B at (i·G + g)·(K/G)·Q,  C at g·(K/G)·kdim.
+/// Images cannot be batched: they all accumulate into the same dW_g. Call i
+/// accumulates when i > 0, call 0 when `accumulate_first`.
+inline Im2colGradGemm im2col_dw_gemm(const ConvProblem& p, std::int64_t kdim, std::int64_t count,
+                                     bool accumulate_first) {
+  Im2colGradGemm g;
+  const std::int64_t Q = p.out[0] * p.out[1] * p.out[2], Kg = p.K / p.G, G = p.G;
+  g.trans_a = true;
+  g.trans_b = false;
+  g.m = kdim;
+  g.n = Kg;
+  g.k = Q;
+  g.lda = Q;
+  g.ldb = Q;
+  g.ldc = kdim;
+  for (std::int64_t i = 0; i < count; ++i)
+    g.calls.push_back({{i * G * kdim * Q, i * p.K * Q, 0, kdim * Q, Kg * Q, Kg * kdim, G},
+                       i > 0 || accumulate_first});
+  return g;
+}
+
+/// Backward-data GEMMs of `count` images: dy at the A base (the chunk's
+/// first image), w at B, the columns (or, plain, dx) at C. Entry (image i,
+/// group g) has
+///   A at (i·G + g)·(K/G)·Q,  B at g·(K/G)·kdim,  C at (i·G + g)·kdim·Q,
+/// uniform in i·G + g except B, which repeats per image: batched like the
+/// forward (groups of each image when count < G, else images of each group).
+/// Every call accumulates iff `accumulate`.
+inline Im2colGradGemm im2col_dx_gemm(const ConvProblem& p, std::int64_t kdim, std::int64_t count, bool accumulate) {
+  Im2colGradGemm g;
+  const std::int64_t Q = p.out[0] * p.out[1] * p.out[2], Kg = p.K / p.G, G = p.G;
+  g.trans_a = false;
+  g.trans_b = true;
+  g.m = Q;
+  g.n = kdim;
+  g.k = Kg;
+  g.lda = Q;
+  g.ldb = kdim;
+  g.ldc = Q;
+  if (count <= 0) return g;
+  if (count < G) {
+    for (std::int64_t i = 0; i < count; ++i)
+      g.calls.push_back({{i * p.K * Q, 0, i * G * kdim * Q, Kg * Q, Kg * kdim, kdim * Q, G}, accumulate});
+  } else {
+    for (std::int64_t j = 0; j < G; ++j)
+      g.calls.push_back({{j * Kg * Q, j * Kg * kdim, j * kdim * Q, p.K * Q, 0, G * kdim * Q, count}, accumulate});
+  }
+  return g;
+}
+
+/// The backward passes' problem: the bias plays no part.
+inline ConvProblem im2col_backward_problem(ConvProblem p) {
+  p.has_bias = false;
+  return p;
+}
+
+/// Workspace of either backward pass: the forward's formulas without bias,
+///   per_image = G·(C/G·Πk)·ΠO·sizeof(T), min = per_image, full = N·per_image,
+/// and 0 for the plain 1x1 GEMM (and N = 0). Chunked by im2col_chunk_images.
+inline Im2colWorkspace im2col_backward_workspace(const ConvProblem& p, DType t) {
+  return im2col_workspace(im2col_backward_problem(p), t);
+}
+
+/// The backward variant names (Support::variant).
+inline const char* im2col_backward_variant(const ConvProblem& p, Direction d) {
+  const bool plain = im2col_is_plain_gemm(p);
+  if (d == Direction::BackwardData) return plain ? "im2col/gemm-1x1-dx" : "im2col/gemm+col2im-dx";
+  return plain ? "im2col/gemm-1x1-dw" : "im2col/im2col+gemm-dw";
+}
+
+// The backward pipelines, over an executor `ex` with
+//   void* workspace(std::size_t bytes);                // at most once per pass
+//   void im2col(const ConvProblem&, const Im2colLayout&, const T* x, T* cols, std::int64_t first, std::int64_t count);
+//   void col2im(const ConvProblem&, const Im2colLayout&, const T* cols, T* dx, std::int64_t count, bool accumulate);
+//   void gemm(const Im2colGradGemm&, const Im2colGradCall&, const T* A, const T* B, T* C);
+// (the device one in im2col_gemm.cpp: kernel launches and cuBLAS; the CPU
+// tests': im2col_host, col2im_host and a column-major GEMM replay). `limit`
+// is the context's workspace limit; the pass asks for at most
+// max(min, min(full, limit)) bytes. N >= 1 (the caller handles N = 0).
+
+/// dx (+)= the backward-data gradient of dy [N, K, O...] with weights w.
+template <class T, class Exec>
+void im2col_backward_data_pipeline(Exec& ex, const ConvProblem& problem, std::size_t limit, const T* dy, const T* w,
+                                   T* dx, bool accumulate) {
+  const ConvProblem p = im2col_backward_problem(problem);
+  const Im2colWorkspace ws = im2col_workspace(p, dtype_v<T>);
+  const Im2colLayout& L = ws.layout;
+  if (p.N <= 0) return;
+  if (ws.plain_gemm) {
+    const Im2colGradGemm g = im2col_dx_gemm(p, L.data_rows, p.N, accumulate);
+    for (const Im2colGradCall& c : g.calls) ex.gemm(g, c, dy, w, dx);
+    return;
+  }
+  const char* who = "Algorithm::Im2colGemm backward-data";
+  const std::int64_t chunk = im2col_chunk_images(p, ws, limit);
+  T* cols = static_cast<T*>(ex.workspace(mul_checked(static_cast<std::size_t>(chunk), ws.per_image, who)));
+  const std::int64_t Q = L.cols, S = p.in[0] * p.in[1] * p.in[2];
+  // The column buffer is reused chunk after chunk; on the device stream
+  // order keeps the next GEMM behind the previous col2im.
+  for (std::int64_t first = 0; first < p.N; first += chunk) {
+    const std::int64_t count = std::min(chunk, p.N - first);
+    const Im2colGradGemm g = im2col_dx_gemm(p, L.rows, count, false);
+    for (const Im2colGradCall& c : g.calls) ex.gemm(g, c, dy + first * p.K * Q, w, cols);
+    ex.col2im(p, L, cols, dx + first * p.C * S, count, accumulate);
+  }
+}
+
+/// dw (+)= the backward-filter gradient of x [N, C, D...] and dy [N, K, O...].
+template <class T, class Exec>
+void im2col_backward_filter_pipeline(Exec& ex, const ConvProblem& problem, std::size_t limit, const T* x,
+                                     const T* dy, T* dw, bool accumulate) {
+  const ConvProblem p = im2col_backward_problem(problem);
+  const Im2colWorkspace ws = im2col_workspace(p, dtype_v<T>);
+  const Im2colLayout& L = ws.layout;
+  if (p.N <= 0) return;
+  if (ws.plain_gemm) {
+    const Im2colGradGemm g = im2col_dw_gemm(p, L.data_rows, p.N, accumulate);
+    for (const Im2colGradCall& c : g.calls) ex.gemm(g, c, x, dy, dw);
+    return;
+  }
+  const char* who = "Algorithm::Im2colGemm backward-filter";
+  const std::int64_t chunk = im2col_chunk_images(p, ws, limit);
+  T* cols = static_cast<T*>(ex.workspace(mul_checked(static_cast<std::size_t>(chunk), ws.per_image, who)));
+  const std::int64_t Q = L.cols;
+  for (std::int64_t first = 0; first < p.N; first += chunk) {
+    const std::int64_t count = std::min(chunk, p.N - first);
+    ex.im2col(p, L, x, cols, first, count);
+    const Im2colGradGemm g = im2col_dw_gemm(p, L.rows, count, first > 0 || accumulate);
+    for (const Im2colGradCall& c : g.calls) ex.gemm(g, c, cols, dy + first * p.K * Q, dw);
+  }
 }
 
 // ---------------------------------------------------------------- benchmark hooks

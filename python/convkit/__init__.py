@@ -7,6 +7,10 @@ array) through the GPU algorithms, zero-copy, on the caller's current stream.
 Functions
 ---------
 conv                 -- N-D convolution / cross-correlation of a batch (the C++ spec)
+conv_transpose       -- the transposed convolution (PyTorch's conv_transpose{1,2,3}d)
+conv_backward_data   -- gradient of conv with respect to its input (torch.nn.grad.conv*d_input)
+conv_backward_filter -- gradient with respect to the weights (torch.nn.grad.conv*d_weight)
+conv_backward_bias   -- gradient with respect to the bias
 output_shape         -- the output shape conv() would give
 supports             -- whether an algorithm serves a problem, and which kernel
 workspace_bytes      -- device workspace an algorithm needs
@@ -23,11 +27,13 @@ MemoryError (OutOfMemory), convkit.Error (every other status, with ``.status``).
 from . import _convkit
 from ._convkit import Error, Status
 from ._core import choose_algorithm, conv, output_shape, supports, workspace_bytes
+from ._grad import conv_backward_bias, conv_backward_data, conv_backward_filter, conv_transpose
 from ._matrix import toeplitz_matrix, write_matrix_market
 from ._info import info
 from . import ndimage, signal
 
 __version__ = _convkit.__version__
 
-__all__ = ["Error", "Status", "choose_algorithm", "conv", "info", "ndimage", "output_shape", "signal",
+__all__ = ["Error", "Status", "choose_algorithm", "conv", "conv_backward_bias", "conv_backward_data",
+           "conv_backward_filter", "conv_transpose", "info", "ndimage", "output_shape", "signal",
            "supports", "toeplitz_matrix", "workspace_bytes", "write_matrix_market", "__version__"]

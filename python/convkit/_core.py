@@ -32,6 +32,11 @@ _ALGORITHMS = {
     "fft": _ck.Algorithm.Fft,
     "reference": _ck.Algorithm.Reference,
 }
+_DIRECTIONS = {
+    "forward": _ck.Direction.Forward,
+    "backward_data": _ck.Direction.BackwardData,
+    "backward_filter": _ck.Direction.BackwardFilter,
+}
 _NAMED_PADDINGS = {"valid": _ck.Padding.valid, "same": _ck.Padding.same, "full": _ck.Padding.full}
 _DTYPES = {np.dtype(np.float32): _ck.DType.F32, np.dtype(np.float64): _ck.DType.F64}
 
@@ -303,7 +308,7 @@ def output_shape(x, w, **spec):
     return tuple(s.output_shape(xs, ws))
 
 
-def supports(x, w, *, algorithm="auto", dtype=None, **spec):
+def supports(x, w, *, algorithm="auto", dtype=None, direction="forward", **spec):
     """Whether `algorithm` can run this convolution, why not, and which kernel would.
 
     Parameters
@@ -315,6 +320,9 @@ def supports(x, w, *, algorithm="auto", dtype=None, **spec):
         model picks for a one-shot call on a default context.
     dtype : dtype, optional
         float32 or float64; default: the arrays' (float64 for shapes).
+    direction : {'forward', 'backward_data', 'backward_filter'}
+        Which pass of the convolution (x and w are the forward shapes in
+        every direction).
     **spec
         stride, padding, dilation, groups, mode, boundary, bias as in `conv`.
 
@@ -341,10 +349,11 @@ def supports(x, w, *, algorithm="auto", dtype=None, **spec):
     kw = dict(spec)
     s = _query_spec(xs, kw)
     _no_extra(kw, "supports")
-    return tuple(_ck.supports(s, xs, ws, dt, _choice("algorithm", algorithm, _ALGORITHMS)))
+    return tuple(_ck.supports(s, xs, ws, dt, _choice("algorithm", algorithm, _ALGORITHMS),
+                              _choice("direction", direction, _DIRECTIONS)))
 
 
-def workspace_bytes(x, w, *, algorithm="auto", dtype=None, **spec):
+def workspace_bytes(x, w, *, algorithm="auto", dtype=None, direction="forward", **spec):
     """Device workspace bytes `algorithm` needs for this convolution (0 for the reference).
 
     Arguments as for `supports`. Raises ValueError for an invalid problem
@@ -360,10 +369,11 @@ def workspace_bytes(x, w, *, algorithm="auto", dtype=None, **spec):
     kw = dict(spec)
     s = _query_spec(xs, kw)
     _no_extra(kw, "workspace_bytes")
-    return int(_ck.workspace_bytes(s, xs, ws, dt, _choice("algorithm", algorithm, _ALGORITHMS)))
+    return int(_ck.workspace_bytes(s, xs, ws, dt, _choice("algorithm", algorithm, _ALGORITHMS),
+                                   _choice("direction", direction, _DIRECTIONS)))
 
 
-def choose_algorithm(x, w, *, dtype=None, for_plan=False, device=0, stream=None, **spec):
+def choose_algorithm(x, w, *, dtype=None, for_plan=False, device=0, stream=None, direction="forward", **spec):
     """What ``algorithm='auto'`` chooses for this convolution, and why.
 
     Arguments as for `supports`; `device` and `stream` (an int or stream
@@ -386,4 +396,5 @@ def choose_algorithm(x, w, *, dtype=None, for_plan=False, device=0, stream=None,
     s = _query_spec(xs, kw)
     _no_extra(kw, "choose_algorithm")
     h = 0 if stream is None else _arrays.resolve_stream(stream, None, None)
-    return _ck.choose_algorithm(s, xs, ws, dt, bool(for_plan), int(device), h)
+    return _ck.choose_algorithm(s, xs, ws, dt, bool(for_plan), int(device), h,
+                                _choice("direction", direction, _DIRECTIONS))

@@ -3,7 +3,8 @@
 // It exposes the library almost one to one -- ConvSpec and Padding, the
 // queries (output_shape, supports, workspace_bytes, choose_algorithm), the
 // forward convolution on host (the CPU reference) or device arrays, the host
-// Toeplitz matrix and the reference transposed convolution -- and maps
+// Toeplitz matrix and the reference transposed convolution, the gradients
+// and the transposed convolution on host or device arrays -- and maps
 // convkit::Error statuses to Python exceptions. Arrays arrive through nanobind's
 // ndarray (DLPack or the buffer protocol) without copies; the pure-Python layer
 // (convkit/*.py) makes them contiguous, allocates outputs in the caller's array
@@ -23,6 +24,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -168,6 +170,76 @@ void conv(const convkit::ConvSpec& spec, const Array& x, const Array& w, const s
     convkit::conv(ctx, spec, tx, tw, ty, algo);
 }
 
+// Whether every given operand is in host memory: then Auto / Reference run
+// the CPU reference (anything else goes to the library, which refuses a GPU
+// algorithm on host views with its own message).
+bool host_call(std::initializer_list<const convkit::TensorArg*> ts, convkit::Algorithm algo) {
+  for (const convkit::TensorArg* t : ts)
+    if (t->present && t->location != convkit::Location::Host) return false;
+  return algo == convkit::Algorithm::Auto || algo == convkit::Algorithm::Reference;
+}
+
+// The context of a device call on `x`'s device and the caller's stream, with
+// that device current for the call.
+struct DeviceCall {
+  DeviceGuard guard;
+  convkit::Context& ctx;
+  DeviceCall(const Array& x, std::uintptr_t stream)
+      : guard(on_device(x) ? x.device_id() : -1), ctx(context_for(on_device(x) ? x.device_id() : 0, stream)) {}
+};
+
+void conv_backward_data(const convkit::ConvSpec& spec, const Array& dy, const Array& w, const Array& dx,
+                        convkit::Algorithm algo, double beta, std::uintptr_t stream) {
+  const convkit::TensorArg tdy = tensor_arg(dy, "grad_output", false), tw = tensor_arg(w, "weight", false),
+                           tdx = tensor_arg(dx, "out", true);
+  if (host_call({&tdy, &tw, &tdx}, algo)) {
+    nb::gil_scoped_release release;
+    convkit::reference::conv_backward_data(spec, tdy, tw, tdx, beta);
+    return;
+  }
+  DeviceCall call(dy, stream);
+  convkit::conv_backward_data(call.ctx, spec, tdy, tw, tdx, algo, beta);
+}
+
+void conv_backward_filter(const convkit::ConvSpec& spec, const Array& x, const Array& dy, const Array& dw,
+                          convkit::Algorithm algo, double beta, std::uintptr_t stream) {
+  const convkit::TensorArg tx = tensor_arg(x, "input", false), tdy = tensor_arg(dy, "grad_output", false),
+                           tdw = tensor_arg(dw, "out", true);
+  if (host_call({&tx, &tdy, &tdw}, algo)) {
+    nb::gil_scoped_release release;
+    convkit::reference::conv_backward_filter(spec, tx, tdy, tdw, beta);
+    return;
+  }
+  DeviceCall call(x, stream);
+  convkit::conv_backward_filter(call.ctx, spec, tx, tdy, tdw, algo, beta);
+}
+
+void conv_backward_bias(const Array& dy, const Array& db, double beta, std::uintptr_t stream) {
+  const convkit::TensorArg tdy = tensor_arg(dy, "grad_output", false), tdb = tensor_arg(db, "out", true);
+  if (tdy.location == convkit::Location::Host) {
+    nb::gil_scoped_release release;
+    convkit::reference::conv_backward_bias(tdy, tdb, beta);
+    return;
+  }
+  DeviceCall call(dy, stream);
+  convkit::conv_backward_bias(call.ctx, tdy, tdb, beta);
+}
+
+void conv_transpose(const convkit::ConvSpec& spec, const Array& x, const Array& w, const std::optional<Array>& bias,
+                    const Array& y, convkit::Algorithm algo, std::uintptr_t stream) {
+  const convkit::TensorArg tx = tensor_arg(x, "input", false), tw = tensor_arg(w, "weight", false),
+                           tb = bias ? tensor_arg(*bias, "bias", false) : convkit::TensorArg(),
+                           ty = tensor_arg(y, "out", true);
+  if (host_call({&tx, &tw, &tb, &ty}, algo)) {
+    convkit::Context ctx;  // the reference needs none; the entry point takes one
+    nb::gil_scoped_release release;
+    convkit::conv_transpose(ctx, spec, tx, tw, tb, ty, convkit::Algorithm::Reference);
+    return;
+  }
+  DeviceCall call(x, stream);
+  convkit::conv_transpose(call.ctx, spec, tx, tw, tb, ty, algo);
+}
+
 template <class T>
 nb::ndarray<nb::numpy, T, nb::ndim<1>> to_numpy(std::vector<T>&& v) {
   auto* heap = new std::vector<T>(std::move(v));
@@ -274,6 +346,10 @@ NB_MODULE(_convkit, m) {
       .value("SparseToeplitz", convkit::Algorithm::SparseToeplitz)
       .value("Fft", convkit::Algorithm::Fft)
       .value("Reference", convkit::Algorithm::Reference);
+  nb::enum_<convkit::Direction>(m, "Direction")
+      .value("Forward", convkit::Direction::Forward)
+      .value("BackwardData", convkit::Direction::BackwardData)
+      .value("BackwardFilter", convkit::Direction::BackwardFilter);
   nb::enum_<convkit::DType>(m, "DType").value("F32", convkit::DType::F32).value("F64", convkit::DType::F64);
 
   // The base class of the statuses without a builtin exception; the Python
@@ -343,16 +419,19 @@ NB_MODULE(_convkit, m) {
       .def("__hash__", &ConvSpec::hash);
 
   m.def("supports",
-        [](const ConvSpec& spec, const ShapeVec& x, const ShapeVec& w, convkit::DType dt, convkit::Algorithm a) {
-          const convkit::Support s = convkit::supports(spec, to_shape(x, "x"), to_shape(w, "w"), dt, a);
+        [](const ConvSpec& spec, const ShapeVec& x, const ShapeVec& w, convkit::DType dt, convkit::Algorithm a,
+           convkit::Direction d) {
+          const convkit::Support s = convkit::supports(spec, to_shape(x, "x"), to_shape(w, "w"), dt, a, d);
           return nb::make_tuple(s.ok, s.reason, s.variant);
         },
-        "spec"_a, "x_shape"_a, "w_shape"_a, "dtype"_a, "algorithm"_a);
+        "spec"_a, "x_shape"_a, "w_shape"_a, "dtype"_a, "algorithm"_a, "direction"_a = convkit::Direction::Forward);
   m.def("workspace_bytes",
-        [](const ConvSpec& spec, const ShapeVec& x, const ShapeVec& w, convkit::DType dt, convkit::Algorithm a) {
-          return static_cast<std::uint64_t>(convkit::workspace_bytes(spec, to_shape(x, "x"), to_shape(w, "w"), dt, a));
+        [](const ConvSpec& spec, const ShapeVec& x, const ShapeVec& w, convkit::DType dt, convkit::Algorithm a,
+           convkit::Direction d) {
+          return static_cast<std::uint64_t>(
+              convkit::workspace_bytes(spec, to_shape(x, "x"), to_shape(w, "w"), dt, a, d));
         },
-        "spec"_a, "x_shape"_a, "w_shape"_a, "dtype"_a, "algorithm"_a);
+        "spec"_a, "x_shape"_a, "w_shape"_a, "dtype"_a, "algorithm"_a, "direction"_a = convkit::Direction::Forward);
 
   nb::class_<convkit::CandidateReport>(m, "CandidateReport")
       .def_ro("algorithm", &convkit::CandidateReport::algorithm)
@@ -372,12 +451,30 @@ NB_MODULE(_convkit, m) {
       .def("__str__", &convkit::AlgorithmChoice::explain);
   m.def("choose_algorithm",
         [](const ConvSpec& spec, const ShapeVec& x, const ShapeVec& w, convkit::DType dt, bool for_plan, int device,
-           std::uintptr_t stream) {
+           std::uintptr_t stream, convkit::Direction d) {
           DeviceGuard guard(device);
           return convkit::choose_algorithm(context_for(device, stream), spec, to_shape(x, "x"), to_shape(w, "w"), dt,
-                                           for_plan);
+                                           for_plan, d);
         },
-        "spec"_a, "x_shape"_a, "w_shape"_a, "dtype"_a, "for_plan"_a = false, "device"_a = 0, "stream"_a = 0);
+        "spec"_a, "x_shape"_a, "w_shape"_a, "dtype"_a, "for_plan"_a = false, "device"_a = 0, "stream"_a = 0,
+        "direction"_a = convkit::Direction::Forward);
+  m.def("conv_backward_data", &conv_backward_data, "spec"_a, "grad_output"_a.noconvert(), "weight"_a.noconvert(),
+        "out"_a.noconvert(), "algorithm"_a, "beta"_a, "stream"_a,
+        "out = beta·out + Tᵀ·grad_output (host arrays: the CPU reference; CUDA arrays on `stream`).");
+  m.def("conv_backward_filter", &conv_backward_filter, "spec"_a, "input"_a.noconvert(), "grad_output"_a.noconvert(),
+        "out"_a.noconvert(), "algorithm"_a, "beta"_a, "stream"_a,
+        "out = beta·out + ∂L/∂w (host arrays: the CPU reference; CUDA arrays on `stream`).");
+  m.def("conv_backward_bias", &conv_backward_bias, "grad_output"_a.noconvert(), "out"_a.noconvert(), "beta"_a,
+        "stream"_a, "out[k] = beta·out[k] + Σ grad_output[:, k, ...].");
+  m.def("conv_transpose", &conv_transpose, "spec"_a, "input"_a.noconvert(), "weight"_a.noconvert(),
+        "bias"_a.noconvert().none(), "out"_a.noconvert(), "algorithm"_a, "stream"_a,
+        "out = Tᵀ·input (+ bias): the transposed convolution of `spec`'s forward map.");
+  m.def("conv_transpose_output_shape",
+        [](const ConvSpec& spec, const ShapeVec& x, const ShapeVec& w, const ShapeVec& output_padding) {
+          return from_shape(
+              convkit::conv_transpose_output_shape(spec, to_shape(x, "input"), to_shape(w, "weight"), output_padding));
+        },
+        "spec"_a, "x_shape"_a, "w_shape"_a, "output_padding"_a);
 
   m.def("conv", &conv, "spec"_a, "x"_a.noconvert(), "w"_a.noconvert(), "bias"_a.noconvert().none(),
         "out"_a.noconvert(), "algorithm"_a, "stream"_a,

@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("name", ["convkit._core", "convkit._matrix", "convkit._info", "convkit.signal",
+@pytest.mark.parametrize("name", ["convkit._core", "convkit._grad", "convkit._matrix", "convkit._info", "convkit.signal",
                                   "convkit.ndimage"])
 def test_docstring_examples(name):
     if name in ("convkit._matrix", "convkit.signal", "convkit.ndimage"):

@@ -128,3 +128,31 @@ def test_mixed_dtypes_on_the_device_are_refused(fw, rng):
 def test_choose_algorithm_explains(fw):
     text = str(convkit.choose_algorithm((1, 1, 1 << 16), (1, 1, 9), dtype=np.float32))
     assert "chose" in text
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_gradients_and_transpose_on_device_equal_the_reference(fw, algorithm):
+    rng = np.random.default_rng(14)
+    kw = dict(stride=2, padding=1, dilation=1, groups=2)
+    x = rng.integers(-4, 5, size=(2, 4, 11)).astype(np.float32)
+    w = rng.integers(-4, 5, size=(6, 2, 3)).astype(np.float32)
+    dy = rng.integers(-4, 5, size=convkit.output_shape(x, w, **kw)).astype(np.float32)
+    b = rng.integers(-4, 5, size=2).astype(np.float32)
+    want_dx = convkit.conv_backward_data(x.shape, w, dy, **kw)
+    want_dw = convkit.conv_backward_filter(x, w.shape, dy, **kw)
+    want_db = convkit.conv_backward_bias(dy)
+    want_t = convkit.conv_transpose(dy[:, :2], w[:2], b, 2, 1, 1)
+    gx, gw, gdy, gb = (to_device(fw, a) for a in (x, w, dy, b))
+    ok = convkit.supports(x.shape, w.shape, algorithm=algorithm, dtype="float32", direction="backward_data", **kw)[0]
+    if ok:
+        np.testing.assert_array_equal(to_host(fw, convkit.conv_backward_data(x.shape, gw, gdy, algorithm=algorithm,
+                                                                             **kw)), want_dx)
+    ok = convkit.supports(x.shape, w.shape, algorithm=algorithm, dtype="float32", direction="backward_filter", **kw)[0]
+    if ok:
+        np.testing.assert_array_equal(to_host(fw, convkit.conv_backward_filter(gx, w.shape, gdy, algorithm=algorithm,
+                                                                               **kw)), want_dw)
+    np.testing.assert_array_equal(to_host(fw, convkit.conv_backward_bias(gdy)), want_db)
+    got_t = convkit.conv_transpose(to_device(fw, np.ascontiguousarray(dy[:, :2])), to_device(fw, w[:2]), gb, 2, 1, 1,
+                                   algorithm=algorithm)
+    synchronize(fw)
+    np.testing.assert_array_equal(to_host(fw, got_t), want_t)

@@ -45,6 +45,9 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+if not hasattr(torch.library, "custom_op") or not hasattr(torch.library, "register_fake"):
+    raise ImportError(f"convkit.torch needs PyTorch >= 2.4 (torch.library.custom_op); found {torch.__version__}")
+
 from . import _convkit as _ck
 from . import _core
 from ._core import conv as _conv, make_spec, output_shape as _output_shape

@@ -191,6 +191,12 @@ def test_errors():
         ct.conv_transpose1d(x, w.transpose(0, 1), padding="same")
 
 
+def test_docstring_examples():
+    import doctest
+    result = doctest.testmod(ct, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
 def test_import_convkit_does_not_import_torch():
     code = "import sys, convkit; assert 'torch' not in sys.modules, 'convkit imported torch'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(__file__) + "/../..")
@@ -444,3 +450,23 @@ def test_gpu_training_matches_torch():
             opt.step()
     for p, q in zip(theirs.parameters(), ours.parameters()):
         torch.testing.assert_close(q, p, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_gpu_runs_on_the_current_stream():
+    """Forward and backward enqueue on the caller's stream (torch.cuda.stream), allocate on the input's device."""
+    g = _gen(9)
+    x, w, b = (_ints(s, "cuda", g).requires_grad_() for s in ((2, 4, 32, 32), (8, 4, 3, 3), (8,)))
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        y = ct.conv2d(x, w, b, padding=1)
+        y.sum().backward()
+    s.synchronize()
+    xc, wc, bc = (t.detach().cpu().requires_grad_() for t in (x, w, b))
+    yc = F.conv2d(xc, wc, bc, padding=1)
+    yc.sum().backward()
+    assert y.device == x.device and torch.equal(y.cpu(), yc.detach())
+    for a, e in ((x, xc), (w, wc), (b, bc)):
+        assert torch.equal(a.grad.cpu(), e.grad)

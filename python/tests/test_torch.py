@@ -475,3 +475,19 @@ def test_gpu_runs_on_the_current_stream():
     assert y.device == x.device and torch.equal(y.cpu(), yc.detach())
     for a, e in ((x, xc), (w, wc), (b, bc)):
         assert torch.equal(a.grad.cpu(), e.grad)
+
+
+def test_compile_modules_no_graph_break():
+    """A model of convkit.torch.Conv2d layers: one graph, forward and backward through AOTAutograd."""
+    torch.manual_seed(3)
+    model = _model(ct.Conv2d, "reflect")
+    x = torch.randn(2, 3, 9, 9, dtype=F64)
+    torch._dynamo.reset()
+    assert torch._dynamo.explain(model)(x).graph_break_count == 0
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    compiled(x).square().sum().backward()
+    got = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model(x).square().sum().backward()
+    for a, p in zip(got, model.parameters()):
+        torch.testing.assert_close(a, p.grad)

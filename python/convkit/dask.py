@@ -69,8 +69,9 @@ def _axis_plan(bounds, lo, size_padded, e, s, out_size):
     its window's first position.
     """
     h = max(e - s, 0)
-    starts = [0] + [min(-(-(b + lo) // s), out_size) for b in bounds]  # ceil((b + lo) / s), clamped
-    starts = sorted(set(starts))
+    # ceil((b + lo) / s): the first output whose window starts at or after padded position b + lo.
+    # Chunks whose windows all start past the last output (in the hi padding) own no output.
+    starts = sorted({0} | {c for c in (-(-(b + lo) // s) for b in bounds) if c < out_size})
     # Merge output chunks until each padded chunk holds the halo its left
     # neighbour reads (the last padded chunk runs to the end of the axis).
     kept = [0]

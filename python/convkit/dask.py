@@ -38,7 +38,7 @@ import numpy as np
 import dask.array as da
 
 from . import _arrays
-from ._core import _ints, conv as _conv, make_spec
+from ._core import _ALGORITHMS, _choice, _ints, conv as _conv, make_spec
 
 __all__ = ["conv"]
 
@@ -121,8 +121,10 @@ def conv(array, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1, mode
     ------
     ValueError
         `array` is not a Dask array or has unknown chunk sizes; `w` or `bias`
-        is not a NumPy or CuPy array; or the problem is invalid for the whole
-        array (convkit's own message, raised here before anything is computed).
+        is not a NumPy or CuPy array; `algorithm` is not a known name; or the
+        problem is invalid for the whole array (convkit's own message, raised
+        here before anything is computed). Whether the algorithm serves the
+        blocks is the block calls' concern (raised at compute time).
 
     Examples
     --------
@@ -162,6 +164,7 @@ def conv(array, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1, mode
     spec = make_spec(d, stride=stride, padding=padding, dilation=dilation, groups=groups, mode=mode,
                      boundary=boundary, bias=bias is not None)
     out_shape = tuple(spec.output_shape(tuple(array.shape), tuple(w.shape)))
+    _choice("algorithm", algorithm, _ALGORITHMS)  # a misspelt name fails here, not in a worker
     strides = _per_dim("stride", stride, d)
     dilations = _per_dim("dilation", dilation, d)
     pads = [tuple(spec.resolved_padding(i, w.shape[2 + i])) for i in range(d)]

@@ -60,11 +60,10 @@ def check(x, chunks, w, bias=None, **kw):
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("stride", [1, 2, 3])
-@pytest.mark.parametrize("padding", [0, 2, [(3, 1)], [(0, 4)], "valid", "full", "same"])
+@pytest.mark.parametrize("stride,padding", [(s, p) for s in (1, 2, 3)
+                                            for p in (0, 2, [(3, 1)], [(0, 4)], "valid", "full", "same")
+                                            if p != "same" or s == 1])  # 'same' needs stride 1
 def test_1d_every_boundary_mode_stride_padding(rng, boundary, mode, stride, padding):
-    if padding == "same" and stride != 1:
-        pytest.skip("'same' needs stride 1")
     x = ints(rng, (1, 1, 50))
     w = ints(rng, (1, 1, 5))
     check(x, (1, 1, 7), w, stride=stride, padding=padding, mode=mode, boundary=boundary)
@@ -108,6 +107,16 @@ def test_output_chunks_follow_the_input_chunks(rng, kw, expected):
     w = ints(rng, (1, 1, 5))
     y = check(x, (1, 1, 7), w, **kw)
     assert y.chunks[2] == expected
+
+
+@pytest.mark.parametrize("boundary,pad", [("circular", 6), ("symmetric", 6), ("reflect", 5), ("replicate", 9)])
+def test_1d_padding_up_to_the_single_fold_limit(rng, boundary, pad):
+    # The largest padding each mode allows on a 6-sample signal (pad <= D, reflect pad < D), in 2-sample chunks.
+    x = ints(rng, (1, 1, 6))
+    w = ints(rng, (1, 1, 3))
+    for stride in (1, 2):
+        check(x, (1, 1, 2), w, padding=pad, stride=stride, boundary=boundary)
+        check(x, (1, 1, 2), w, padding=[(pad, 0)], stride=stride, boundary=boundary, mode="convolution")
 
 
 def test_1d_one_chunk_and_chunks_of_one(rng):
@@ -250,8 +259,20 @@ def test_errors(rng):
         convkit.dask.conv(xd, ints(rng, (1, 3, 3)))
     with pytest.raises(ValueError, match="boundary="):
         convkit.dask.conv(xd, w, padding=1, boundary="mirror")
+    with pytest.raises(ValueError, match="algorithm="):
+        convkit.dask.conv(xd, w, algorithm="winograd")
+    with pytest.raises(ValueError, match="chunks are numpy"):
+        convkit.dask.conv(xd, _FakeCupy())
     with pytest.raises(ValueError, match="unknown chunk sizes"):
         convkit.dask.conv(_unknown_chunks(xd), w)
+
+
+class _FakeCupy:
+    """Stands in for a CuPy array (its type's module is 'cupy...'): w on the device, chunks on the host."""
+    shape = (1, 2, 3)
+
+
+_FakeCupy.__module__ = "cupy._core.core"
 
 
 def _unknown_chunks(xd):

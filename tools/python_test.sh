@@ -2,7 +2,7 @@
 # The Python leg of the tests (called by tools/test.sh): installs the package
 # into a virtual environment under the repository (.venv, ignored by git; the
 # system Python is left alone) with the test dependencies -- NumPy, SciPy,
-# pytest, Hypothesis, and PyTorch unless CONVKIT_SKIP_TORCH=1; not CuPy, whose
+# pytest, Hypothesis, Dask (convkit.dask), and PyTorch unless CONVKIT_SKIP_TORCH=1; not CuPy, whose
 # tests skip themselves -- and runs pytest on python/tests. `pip install
 # ./python` compiles libconvkit again through scikit-build-core (the project's
 # own CMake, the extension on, tests, benchmarks and examples off, sm_90 unless
@@ -19,7 +19,8 @@ fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 # Build requirements in the environment itself (no isolated build env per
 # run), so a rebuild after an edit reuses python/build incrementally.
-"${pip[@]}" install -q "scikit-build-core>=0.10" "nanobind>=2.0" numpy "scipy>=1.8" "pytest>=7" "hypothesis>=6"
+"${pip[@]}" install -q "scikit-build-core>=0.10" "nanobind>=2.0" numpy "scipy>=1.8" "pytest>=7" "hypothesis>=6" \
+  "dask[array]"
 "${pip[@]}" install -q --no-build-isolation ./python
 # PyTorch for python/tests/test_torch.py (convkit.torch: the custom ops, DDP
 # over gloo, torch.compile), which skips itself without it. PyPI's wheel (the

@@ -20,6 +20,10 @@ write_matrix_market  -- T written as Matrix Market
 info                 -- version, build, device and algorithms
 signal, ndimage      -- SciPy-compatible convolve / correlate
 
+Submodules imported on request (they import their framework):
+convkit.torch        -- differentiable conv{1,2,3}d / conv_transpose{1,2,3}d custom ops and Conv modules
+convkit.dask         -- conv() of Dask arrays, chunk by chunk, equal to the one-shot call
+
 Exceptions: ValueError (InvalidArgument), NotImplementedError (NotSupported),
 MemoryError (OutOfMemory), convkit.Error (every other status, with ``.status``).
 """

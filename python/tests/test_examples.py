@@ -23,3 +23,22 @@ def test_convolution_as_a_matrix_runs(tmp_path, capsys, monkeypatch):
         assert "skipping the plot" in text
     else:
         assert (tmp_path / "fig.png").stat().st_size > 0
+
+
+EXAMPLES = EXAMPLE.parent
+
+
+@pytest.mark.skipif(not (EXAMPLES / "train_cnn.py").exists(), reason="examples/ not beside this test")
+def test_train_cnn_learns(capsys):
+    pytest.importorskip("torch")
+    module = runpy.run_path(str(EXAMPLES / "train_cnn.py"))
+    accuracy = module["main"](40)
+    assert accuracy >= 0.9, capsys.readouterr().out
+
+
+@pytest.mark.skipif(not (EXAMPLES / "dask_filter.py").exists(), reason="examples/ not beside this test")
+def test_dask_filter_agrees_with_one_call(capsys):
+    pytest.importorskip("dask")
+    module = runpy.run_path(str(EXAMPLES / "dask_filter.py"))
+    assert module["main"](50_000)
+    assert "chunked == one call: True" in capsys.readouterr().out

@@ -449,8 +449,10 @@ void refill_device(cudaStream_t stream, const CsrRef<T, I>& m, const T* w);
 template <class T>
 CONVKIT_EXPORT void transpose_device(cudaStream_t stream, const T* in, T* out, std::int64_t rows,
                                      std::int64_t cols, const T* b, std::int64_t Q);
-/// y[n, k, q] = b[k] for the N·K·Q outputs (b non-null), asynchronous on `stream`.
+/// y[n, k, q] = b[k] (add: y[n, k, q] += b[k]) for the N·K·Q outputs (b
+/// non-null), asynchronous on `stream`.
 template <class T>
-void broadcast_bias_device(cudaStream_t stream, T* y, const T* b, std::int64_t N, std::int64_t K, std::int64_t Q);
+void broadcast_bias_device(cudaStream_t stream, T* y, const T* b, std::int64_t N, std::int64_t K, std::int64_t Q,
+                           bool add = false);
 
 }  // namespace convkit::detail::toeplitz

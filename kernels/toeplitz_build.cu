@@ -85,10 +85,11 @@ __global__ void __launch_bounds__(RefillSplit::kThreads) refill_kernel(Refill<T,
 }
 
 template <class T>
-__global__ void broadcast_bias_kernel(T* y, const T* b, std::int64_t total, std::int64_t K, std::int64_t Q) {
+__global__ void broadcast_bias_kernel(T* y, const T* b, std::int64_t total, std::int64_t K, std::int64_t Q,
+                                      bool add) {
   const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step)
-    y[i] = b[(i / Q) % K];
+    y[i] = add ? y[i] + b[(i / Q) % K] : b[(i / Q) % K];
 }
 
 template <class T>
@@ -141,14 +142,15 @@ void refill_device(cudaStream_t stream, const CsrRef<T, I>& m, const T* w) {
 }
 
 template <class T>
-void broadcast_bias_device(cudaStream_t stream, T* y, const T* b, std::int64_t N, std::int64_t K, std::int64_t Q) {
+void broadcast_bias_device(cudaStream_t stream, T* y, const T* b, std::int64_t N, std::int64_t K, std::int64_t Q,
+                           bool add) {
   const std::int64_t total = N * K * Q;
   if (total == 0) return;
   constexpr int kThreads = 256;
   // Grid-stride: cap the grid, the loop covers the rest.
   const std::int64_t blocks = (total + kThreads - 1) / kThreads;
   const unsigned grid = static_cast<unsigned>(blocks < 65535 * 4 ? blocks : 65535 * 4);
-  broadcast_bias_kernel<T><<<grid, kThreads, 0, stream>>>(y, b, total, K, Q);
+  broadcast_bias_kernel<T><<<grid, kThreads, 0, stream>>>(y, b, total, K, Q, add);
   CONVKIT_CHECK_LAUNCH();
 }
 
@@ -179,8 +181,8 @@ template void transpose_device<float>(cudaStream_t, const float*, float*, std::i
 template void transpose_device<double>(cudaStream_t, const double*, double*, std::int64_t, std::int64_t,
                                        const double*, std::int64_t);
 template void broadcast_bias_device<float>(cudaStream_t, float*, const float*, std::int64_t, std::int64_t,
-                                           std::int64_t);
+                                           std::int64_t, bool);
 template void broadcast_bias_device<double>(cudaStream_t, double*, const double*, std::int64_t, std::int64_t,
-                                            std::int64_t);
+                                            std::int64_t, bool);
 
 }  // namespace convkit::detail::toeplitz

@@ -78,10 +78,10 @@ void run_direction(const AlgorithmOps& ops, ContextState& ctx, const ConvProblem
 void run_backward_bias(ContextState& ctx, DType t, std::int64_t N, std::int64_t K, std::int64_t Q, const void* dy,
                        void* db, bool accumulate);
 
-/// y[n,c,q] = bias[c] for y [N, C, Q] on the context's stream (the bias of
-/// conv_transpose, before the adjoint accumulates onto it).
-void fill_channel_bias(ContextState& ctx, DType t, std::int64_t N, std::int64_t C, std::int64_t Q, const void* bias,
-                       void* y);
+/// y[n,c,q] += bias[c] for y [N, C, Q] on the context's stream (the bias of
+/// conv_transpose, added once the adjoint has written y).
+void add_channel_bias(ContextState& ctx, DType t, std::int64_t N, std::int64_t C, std::int64_t Q, const void* bias,
+                      void* y);
 
 extern const AlgorithmOps kDirectOps;
 extern const AlgorithmOps kIm2colGemmOps;

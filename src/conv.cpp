@@ -365,11 +365,13 @@ void conv_transpose(Context& ctx, const ConvSpec& spec, TensorArg x, TensorArg w
   const detail::AlgorithmOps& ops = detail::checked_ops(p, x.dtype, a, st, Direction::BackwardData);
   if (p.N == 0) return;
   st.stream();
-  // With a bias: y = bias broadcast, then the adjoint accumulates onto it.
-  if (spec.has_bias())
-    detail::fill_channel_bias(st, x.dtype, p.N, p.C, p.in_spatial(), bias.data, const_cast<void*>(y.data));
+  // The adjoint overwrites y (so an algorithm that refuses late, such as a
+  // Toeplitz matrix over the free memory, leaves y as it was, and Direct may
+  // run a forward kernel); the bias is added once it has.
   detail::run_direction(ops, st, p, x.dtype, Direction::BackwardData, {},
-                        detail::GradOperands{nullptr, w.data, x.data, const_cast<void*>(y.data), spec.has_bias()});
+                        detail::GradOperands{nullptr, w.data, x.data, const_cast<void*>(y.data), false});
+  if (spec.has_bias())
+    detail::add_channel_bias(st, x.dtype, p.N, p.C, p.in_spatial(), bias.data, const_cast<void*>(y.data));
 }
 
 // ---------------------------------------------------------------- ConvPlan
@@ -422,8 +424,8 @@ void ConvPlan::run(TensorArg x, TensorArg y) {
 }
 
 namespace {
-// The plan's algorithm must have the backward pass asked for, within the
-// context's workspace limit, before anything runs.
+// The plan's algorithm must have the backward pass asked for before anything
+// runs (the workspace is checked where it is taken, before any write).
 void check_plan_direction(const detail::PlanImpl& impl, Direction d, const char* fn) {
   const detail::AlgorithmOps& ops = detail::ops_for(impl.algorithm());
   const Support s = detail::supports_direction(ops, impl.problem(), impl.dtype(), d);

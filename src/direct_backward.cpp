@@ -126,14 +126,14 @@ void run_backward_bias(ContextState& ctx, DType t, std::int64_t N, std::int64_t 
                                         ctx.stream());
 }
 
-void fill_channel_bias(ContextState& ctx, DType t, std::int64_t N, std::int64_t C, std::int64_t Q, const void* bias,
-                       void* y) {
+void add_channel_bias(ContextState& ctx, DType t, std::int64_t N, std::int64_t C, std::int64_t Q, const void* bias,
+                      void* y) {
   if (t == DType::F32)
     toeplitz::broadcast_bias_device<float>(ctx.stream(), static_cast<float*>(y), static_cast<const float*>(bias), N, C,
-                                           Q);
+                                           Q, true);
   else
     toeplitz::broadcast_bias_device<double>(ctx.stream(), static_cast<double*>(y), static_cast<const double*>(bias), N,
-                                            C, Q);
+                                            C, Q, true);
 }
 
 }  // namespace convkit::detail

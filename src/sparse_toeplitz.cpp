@@ -248,14 +248,14 @@ class ToeplitzPlan final : public PlanImpl {
   // weights need to be bound.
   void run_backward_filter(const void* x, const void* dy, void* dw, bool accumulate) override {
     const tz::Info& info = A_.info();
-    const std::size_t s_bytes = bytes_sat(info.nnz, sizeof(T));
+    const std::size_t s_bytes = bytes_sat(toeplitz::sampled_dw_workspace_elems(problem_, info.nnz), sizeof(T));
     ctx_->check_workspace(add_sat(workspace_bytes(), s_bytes),
                           "Algorithm::SparseToeplitz (matrix and the sampled product dyᵀ·x)");
     T* sampled = static_cast<T*>(ctx_->workspace(s_bytes, "Algorithm::SparseToeplitz (the sampled product dyᵀ·x)"));
     const auto run = [&](auto tag) {
       using I = decltype(tag);
       toeplitz::filter_gradient_device<T, I>(ctx_->stream(), problem_, static_cast<const I*>(A_.row_ptr()),
-                                             static_cast<const I*>(A_.col_ind()), info.rows, info.cols,
+                                             static_cast<const I*>(A_.col_ind()), info.rows, info.cols, info.nnz,
                                              static_cast<const T*>(dy), static_cast<const T*>(x), sampled,
                                              static_cast<T*>(dw), accumulate);
     };
@@ -396,11 +396,12 @@ class ToeplitzPlan final : public PlanImpl {
       buffer_size_or_refuse(cusparseSpMV_bufferSize(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, &bytes),
                             "cusparseSpMV_bufferSize", fwd ? "SpMV CSR_ALG2" : "the transposed SpMV", info);
       void* buf = scratch(op, bytes, 0).buf;
-      if (!accumulate) init_out(out, n_out, bias);
+      // Preprocessing (which may fail) before the first write to out.
       if (toeplitz_plan::preprocess_wanted(persistent_, op.prepared, bytes))
         optional_preprocess(cusparseSpMV_preprocess(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, buf),
                             "cusparseSpMV_preprocess");
       op.prepared = true;
+      if (!accumulate) init_out(out, n_out, bias);
       CONVKIT_CUSPARSE_TRY(cusparseSpMV(h, opA, &alpha, A, v.in, &beta, v.out, ct, alg, buf));
       return;
     }
@@ -465,8 +466,9 @@ class ToeplitzPlan final : public PlanImpl {
                             "cusparseSpMM_bufferSize", fwd ? "SpMM CSR_ALG3" : "the transposed SpMM", info);
       void* buf = scratch(op, bytes, 0).buf;
       record_layout();
+      spmm_prepare(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, buf, bytes);  // before the first write to out
       if (!accumulate) init_out(out, n_out, bias);
-      spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, buf, bytes);
+      spmm(h, opA, opB, &alpha, A, m, &beta, ct, alg, buf);
       return;
     }
 
@@ -483,19 +485,26 @@ class ToeplitzPlan final : public PlanImpl {
     else
       CONVKIT_CUDA_TRY(cudaMemsetAsync(rout, 0, out_bytes, s));
     describe(m, rin, rout, CUSPARSE_ORDER_ROW);
-    spmm(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, sc.buf, op.row_bytes);
+    spmm_prepare(op, h, opA, opB, &alpha, A, m, &beta, ct, alg, sc.buf, op.row_bytes);
+    spmm(h, opA, opB, &alpha, A, m, &beta, ct, alg, sc.buf);
     toeplitz::transpose_device<T>(s, rout, static_cast<T*>(out), n_out, N, bias, problem_.out_spatial());
   }
 
-  // The SpMM call, preprocessed once per persistent plan and operation
+  // The SpMM's preprocessing, once per persistent plan and operation
   // (unless cuSPARSE asked for no buffer: `buf_bytes` is what it asked for).
-  void spmm(Op& op, cusparseHandle_t h, cusparseOperation_t opA, cusparseOperation_t opB, const T* alpha,
-            cusparseSpMatDescr_t A, const DenseMats& m, const T* beta, cudaDataType ct, cusparseSpMMAlg_t alg,
-            void* buf, std::size_t buf_bytes) {
+  void spmm_prepare(Op& op, cusparseHandle_t h, cusparseOperation_t opA, cusparseOperation_t opB, const T* alpha,
+                    cusparseSpMatDescr_t A, const DenseMats& m, const T* beta, cudaDataType ct, cusparseSpMMAlg_t alg,
+                    void* buf, std::size_t buf_bytes) {
     if (toeplitz_plan::preprocess_wanted(persistent_, op.prepared, buf_bytes))
       optional_preprocess(cusparseSpMM_preprocess(h, opA, opB, alpha, A, m.in, beta, m.out, ct, alg, buf),
                           "cusparseSpMM_preprocess");
     op.prepared = true;
+  }
+
+  // The SpMM call itself.
+  void spmm(cusparseHandle_t h, cusparseOperation_t opA, cusparseOperation_t opB, const T* alpha,
+            cusparseSpMatDescr_t A, const DenseMats& m, const T* beta, cudaDataType ct, cusparseSpMMAlg_t alg,
+            void* buf) {
     CONVKIT_CUSPARSE_TRY(cusparseSpMM(h, opA, opB, alpha, A, m.in, beta, m.out, ct, alg, buf));
   }
 
@@ -533,7 +542,7 @@ Support supports_sparse_toeplitz_backward(const ConvProblem& p, DType t, Directi
 std::size_t workspace_sparse_toeplitz_backward(const ConvProblem& p, DType t, Direction d) {
   const std::size_t fwd = workspace_sparse_toeplitz(p, t);
   if (d != Direction::BackwardFilter) return fwd;
-  return add_sat(fwd, bytes_sat(cached_sizes(p, t).info.nnz, dtype_size(t)));
+  return add_sat(fwd, bytes_sat(toeplitz::sampled_dw_workspace_elems(p, cached_sizes(p, t).info.nnz), dtype_size(t)));
 }
 std::size_t min_workspace_sparse_toeplitz_backward(const ConvProblem& p, DType t, Direction) {
   return min_workspace_sparse_toeplitz(p, t);

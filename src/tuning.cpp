@@ -145,7 +145,7 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
       // unless it reuses a forward kernel; backward-filter's two-pass
       // reduction at half of generic's efficiency.
       if (dir == Direction::BackwardFilter) return roof_ms(flops, peak, 0.06, bytes, d.bandwidth, 0.3, 2);
-      const bool generic = variant.find("generic") != std::string::npos || variant.find("gather") != std::string::npos;
+      const bool generic = variant.find("generic") != std::string::npos || variant == "direct/gather";
       return generic ? roof_ms(flops, peak, 0.12, bytes, d.bandwidth, 0.4, 1)
                      : roof_ms(flops, peak, 0.5, bytes, d.bandwidth, 0.75, 1);
     }

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -28,6 +30,28 @@ HostTensor<T> filter_gradient_on_pattern(const ConvProblem& p, const I* rp, cons
   HostTensor<T> dw(p.w_shape());
   for (std::int64_t wi = 0; wi < dw.numel(); ++wi)
     dw[wi] = detail::toeplitz::filter_gradient_element(p, rp, ci, s.data(), wi);
+  return dw;
+}
+
+// Step 2 as the device runs it with more than one segment: pass 1 for every
+// (segment, weight), pass 2 for every weight, with `segments` forced.
+template <class T, class I>
+HostTensor<T> segmented_on_pattern(const ConvProblem& p, const I* rp, const I* ci, std::int64_t rows,
+                                   std::int64_t cols, std::int64_t nnz, const HostTensor<T>& dy,
+                                   const HostTensor<T>& x, std::int64_t segments, const HostTensor<T>& prior,
+                                   bool accumulate) {
+  std::vector<T> s(static_cast<std::size_t>(nnz), T(-12345));
+  for (std::int64_t r = 0; r < rows; ++r)
+    detail::toeplitz::sampled_row(rp, ci, rows, cols, p.N, dy.data(), x.data(), s.data(), r);
+  const std::int64_t weights = p.K * p.Cg() * p.ker_spatial(), Q = p.out_spatial();
+  const std::int64_t len = (Q + segments - 1) / segments;
+  std::vector<T> partials(static_cast<std::size_t>(segments * weights), T(-777));
+  for (std::int64_t t = 0; t < segments * weights; ++t)
+    detail::toeplitz::filter_gradient_partial(p, rp, ci, s.data(), len, t, partials.data());
+  HostTensor<T> dw(p.w_shape());
+  for (std::int64_t i = 0; i < dw.numel(); ++i) dw[i] = accumulate ? prior[i] : T(std::nan(""));
+  for (std::int64_t wi = 0; wi < weights; ++wi)
+    detail::toeplitz::filter_gradient_finish(weights, segments, partials.data(), dw.data(), accumulate, wi);
   return dw;
 }
 
@@ -86,6 +110,59 @@ TEST(ToeplitzBackward, FilterGradientOnThePatternWithinToleranceOnFloats) {
   check_table<double>(toeplitz::IndexWidth::Auto, true);
 }
 
+TEST(ToeplitzBackward, SegmentedGatherEqualsTheReferenceForAnySegmentCount) {
+  int cases = 0;
+  for (const ConvCase& c : problem_table()) {
+    if (c.x[0] == 0) continue;
+    SCOPED_TRACE(c.name);
+    ConvSpec spec = c.spec;
+    spec.bias(false);
+    const ConvProblem p = spec.problem(c.x, c.w);
+    const HostTensor<double> x = random_ints<double>(c.x, 41), w = random_ints<double>(c.w, 42);
+    const HostTensor<double> dy = random_ints<double>(p.y_shape(), 43), prior = random_ints<double>(c.w, 44);
+    const toeplitz::Matrix<double> m = toeplitz::build(spec, c.x, w.view());
+    HostTensor<double> want(c.w);
+    reference::conv_backward_filter(spec, x.view(), dy.view(), want.view());
+    const std::int64_t Q = p.out_spatial();
+    for (std::int64_t segments : {std::int64_t(1), std::int64_t(2), std::int64_t(3), Q,
+                                  detail::toeplitz::sampled_dw_segments(p)}) {
+      if (segments < 1 || segments > Q) continue;
+      for (bool accumulate : {false, true}) {
+        const HostTensor<double> got =
+            m.index_width() == toeplitz::IndexWidth::I32
+                ? segmented_on_pattern<double>(p, m.row_ptr_i32(), m.col_ind_i32(), m.rows(), m.cols(), m.nnz(), dy,
+                                               x, segments, prior, accumulate)
+                : segmented_on_pattern<double>(p, m.row_ptr_i64(), m.col_ind_i64(), m.rows(), m.cols(), m.nnz(), dy,
+                                               x, segments, prior, accumulate);
+        HostTensor<double> expect(c.w);
+        for (std::int64_t i = 0; i < expect.numel(); ++i) expect[i] = want[i] + (accumulate ? prior[i] : 0.0);
+        EXPECT_TRUE(compare(got, expect, nullptr, 0.0)) << segments << " segments, accumulate " << accumulate;
+      }
+    }
+    ++cases;
+  }
+  EXPECT_GT(cases, 20);
+}
+
+TEST(ToeplitzBackward, SegmentsFillTheDeviceAndAreNeverEmpty) {
+  using detail::toeplitz::sampled_dw_segments;
+  using detail::toeplitz::sampled_dw_segment_length;
+  // A long single-channel signal: 31 weights over 2^20 outputs -> the cap.
+  const ConvProblem sig = ConvSpec::conv1d().padding(Padding::same()).problem({1, 1, 1 << 20}, {1, 1, 31});
+  EXPECT_EQ(sampled_dw_segments(sig), detail::toeplitz::kSampledMaxSegments);
+  // A wide layer already has enough weights: one segment.
+  const ConvProblem layer = ConvSpec::conv2d().padding(1).problem({8, 256, 14, 14}, {256, 256, 3, 3});
+  EXPECT_EQ(sampled_dw_segments(layer), 1);
+  for (const ConvCase& c : problem_table()) {
+    const ConvProblem p = c.spec.problem(c.x, c.w);
+    const std::int64_t S = sampled_dw_segments(p), len = sampled_dw_segment_length(p), Q = p.out_spatial();
+    EXPECT_GE(S, 1) << c.name;
+    EXPECT_LE(S, std::max<std::int64_t>(Q, 1)) << c.name;
+    EXPECT_GE(S * len, Q) << c.name;
+    EXPECT_LT((S - 1) * len, std::max<std::int64_t>(Q, 1)) << c.name;  // the last segment is not empty
+  }
+}
+
 TEST(ToeplitzBackward, FindInRowFindsEveryColumnAndNothingElse) {
   const std::int32_t rp[] = {0, 3, 3, 5};
   const std::int32_t ci[] = {1, 4, 9, 0, 7};
@@ -109,7 +186,9 @@ TEST(ToeplitzBackward, SupportedInBothBackwardDirectionsWithWorkspaceForTheSampl
     const std::size_t fwd = workspace_bytes(c.spec, c.x, c.w, DType::F32, Algorithm::SparseToeplitz);
     const std::size_t dw = workspace_bytes(c.spec, c.x, c.w, DType::F32, Algorithm::SparseToeplitz,
                                            Direction::BackwardFilter);
-    EXPECT_EQ(dw, fwd + std::size_t(toeplitz::info(c.spec, c.x, c.w, DType::F32).nnz) * sizeof(float)) << c.name;
+    const ConvProblem p = c.spec.problem(c.x, c.w);
+    const std::int64_t nnz = toeplitz::info(c.spec, c.x, c.w, DType::F32).nnz;
+    EXPECT_EQ(dw, fwd + std::size_t(detail::toeplitz::sampled_dw_workspace_elems(p, nnz)) * sizeof(float)) << c.name;
   }
 }
 

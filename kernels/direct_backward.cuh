@@ -248,6 +248,40 @@ CONVKIT_HD void bias_partial(i64 N, i64 K, i64 Q, const T* dy, i64 k, int tid, i
   sm[tid] = acc;
 }
 
+/// Segments each channel's N·Q reduction is split into, so that a few
+/// channels over a long dy still fill the GPU (about kTargetBlocks blocks,
+/// at most 1024 segments, none shorter than one element per thread, none
+/// empty). 1 for N·Q == 0. Pure.
+inline i64 bias_segments(i64 N, i64 K, i64 Q) {
+  const i64 L = N * Q;
+  if (L <= 0 || K <= 0) return 1;
+  const i64 want = min64(min64(max64(ceil_div(kTargetBlocks, K), 1), 1024), max64(ceil_div(L, kReduceThreads), 1));
+  const i64 len = ceil_div(L, want);
+  return ceil_div(L, len);
+}
+
+/// Phase 1 of a segmented bias task: thread tid's strided share of channel
+/// k's elements e in [b, e_end) of the flat N·Q reduction, stored in sm[tid].
+template <class T>
+CONVKIT_HD void bias_partial_range(i64 K, i64 Q, const T* dy, i64 k, i64 b, i64 e_end, int tid, int threads,
+                                   T* sm) {
+  T acc = T(0);
+  for (i64 e = b + tid; e < e_end; e += threads) {
+    const i64 n = e / Q, q = e % Q;
+    acc += dy[(n * K + k) * Q + q];
+  }
+  sm[tid] = acc;
+}
+
+/// Segmented bias, last pass: db[k] = (accumulate ? db[k] : 0) + Σ_seg
+/// partials[seg·K + k], segments in order.
+template <class T>
+CONVKIT_HD void bias_finish(i64 K, i64 segments, const T* partials, T* db, bool accumulate, i64 k) {
+  T acc = T(0);
+  for (i64 seg = 0; seg < segments; ++seg) acc += partials[seg * K + k];
+  db[k] = accumulate ? db[k] + acc : acc;
+}
+
 /// Last phase: thread 0 writes db[k] = (accumulate ? db[k] : 0) + sm[0].
 template <class T>
 CONVKIT_HD void bias_write(i64 k, int tid, const T* sm, T* db, bool accumulate) {
@@ -272,9 +306,11 @@ void direct_backward_filter_launch(const ConvProblem& p, const T* x, const T* dy
 
 /// Enqueues db[k] = (accumulate ? db[k] : 0) + Σ_n Σ_q dy[n,k,q] for dy
 /// [N, K, Q] (K >= 1). With N·Q == 0 it writes zeros, or nothing under
-/// accumulate.
+/// accumulate. `partials` (bias_segments(N, K, Q)·K elements, or null) lets
+/// each channel's sum be split into segments over the GPU; null runs one
+/// block per channel.
 template <class T>
 void direct_backward_bias_launch(std::int64_t N, std::int64_t K, std::int64_t Q, const T* dy, T* db, bool accumulate,
-                                 cudaStream_t stream);
+                                 T* partials, cudaStream_t stream);
 
 }  // namespace convkit::detail

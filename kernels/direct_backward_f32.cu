@@ -8,6 +8,6 @@ template void direct_backward_data_launch<float>(const ConvProblem&, const float
 template void direct_backward_filter_launch<float>(const ConvProblem&, const float*, const float*, float*, float*, bool,
                                                  cudaStream_t);
 template void direct_backward_bias_launch<float>(std::int64_t, std::int64_t, std::int64_t, const float*, float*, bool,
-                                               cudaStream_t);
+                                               float*, cudaStream_t);
 
 }  // namespace convkit::detail

@@ -8,6 +8,6 @@ template void direct_backward_data_launch<double>(const ConvProblem&, const doub
 template void direct_backward_filter_launch<double>(const ConvProblem&, const double*, const double*, double*, double*, bool,
                                                  cudaStream_t);
 template void direct_backward_bias_launch<double>(std::int64_t, std::int64_t, std::int64_t, const double*, double*, bool,
-                                               cudaStream_t);
+                                               double*, cudaStream_t);
 
 }  // namespace convkit::detail

@@ -67,6 +67,32 @@ __global__ void __launch_bounds__(kReduceThreads)
   }
 }
 
+template <class T>
+__global__ void __launch_bounds__(kReduceThreads)
+    bias_segments_kernel(i64 N, i64 K, i64 Q, i64 segments, i64 seg_len, const T* __restrict__ dy,
+                         T* __restrict__ partials) {
+  __shared__ T sm[kReduceThreads];
+  const int tid = static_cast<int>(threadIdx.x);
+  const i64 L = N * Q, tasks = segments * K;
+  for (i64 t = blockIdx.x; t < tasks; t += gridDim.x) {
+    const i64 seg = t / K, k = t % K;
+    const i64 b = seg * seg_len, e = min64(b + seg_len, L);
+    bias_partial_range(K, Q, dy, k, b, e, tid, kReduceThreads, sm);
+    __syncthreads();
+    block_tree(sm);
+    if (tid == 0) partials[t] = sm[0];
+    __syncthreads();
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kGatherThreads)
+    bias_finish_kernel(i64 K, i64 segments, const T* __restrict__ partials, T* __restrict__ db, bool accumulate) {
+  const i64 step = static_cast<i64>(gridDim.x) * blockDim.x;
+  for (i64 k = static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x; k < K; k += step)
+    bias_finish(K, segments, partials, db, accumulate, k);
+}
+
 }  // namespace direct_bwd
 
 template <class T>
@@ -95,10 +121,21 @@ void direct_backward_filter_launch(const ConvProblem& p, const T* x, const T* dy
 
 template <class T>
 void direct_backward_bias_launch(std::int64_t N, std::int64_t K, std::int64_t Q, const T* dy, T* db, bool accumulate,
-                                 cudaStream_t stream) {
+                                 T* partials, cudaStream_t stream) {
   using namespace direct_bwd;
   if (K == 0) return;
   if (N * Q == 0 && accumulate) return;  // db += 0: leave it exactly as it is
+  const i64 segments = bias_segments(N, K, Q);
+  if (partials && segments > 1) {
+    const i64 seg_len = ceil_div(N * Q, segments);
+    bias_segments_kernel<T><<<static_cast<unsigned>(min64(segments * K, kMaxGrid)), kReduceThreads, 0, stream>>>(
+        N, K, Q, segments, seg_len, dy, partials);
+    CONVKIT_CHECK_LAUNCH();
+    bias_finish_kernel<T><<<static_cast<unsigned>(min64(ceil_div(K, kGatherThreads), kMaxGrid)), kGatherThreads, 0,
+                            stream>>>(K, segments, partials, db, accumulate);
+    CONVKIT_CHECK_LAUNCH();
+    return;
+  }
   bias_kernel<T><<<static_cast<unsigned>(bias_grid(K)), kReduceThreads, 0, stream>>>(N, K, Q, dy, db, accumulate);
   CONVKIT_CHECK_LAUNCH();
 }

@@ -113,17 +113,23 @@ void run_direct_backward(ContextState& ctx, const ConvProblem& p, DType t, Direc
                                           ctx.stream());
 }
 
-// One pass, one block per channel (no workspace argument here, and none
-// taken): deterministic, see direct_bwd::bias_partial.
+// Each channel's sum split into direct_bwd::bias_segments segments (two
+// fixed-order passes through a few KB of the context's workspace), so a few
+// channels over a long dy still fill the GPU; a context whose workspace
+// limit is below those bytes runs one block per channel instead (also fixed
+// order). Deterministic either way for a given problem and limit.
 void run_backward_bias(ContextState& ctx, DType t, std::int64_t N, std::int64_t K, std::int64_t Q, const void* dy,
                        void* db, bool accumulate) {
   if (K == 0) return;
+  const std::int64_t segments = direct_bwd::bias_segments(N, K, Q);
+  const std::size_t bytes = segments > 1 ? static_cast<std::size_t>(segments * K) * dtype_size(t) : 0;
+  void* partials = bytes && bytes <= ctx.workspace_limit ? ctx.workspace(bytes, "conv_backward_bias") : nullptr;
   if (t == DType::F32)
     direct_backward_bias_launch<float>(N, K, Q, static_cast<const float*>(dy), static_cast<float*>(db), accumulate,
-                                       ctx.stream());
+                                       static_cast<float*>(partials), ctx.stream());
   else
     direct_backward_bias_launch<double>(N, K, Q, static_cast<const double*>(dy), static_cast<double*>(db), accumulate,
-                                        ctx.stream());
+                                        static_cast<double*>(partials), ctx.stream());
 }
 
 void add_channel_bias(ContextState& ctx, DType t, std::int64_t N, std::int64_t C, std::int64_t Q, const void* bias,

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace convkit::test {
@@ -132,6 +133,30 @@ HostTensor<T> emulate_bias(i64 N, i64 K, i64 Q, const HostTensor<T>& dy, const H
         emulate_tree(kReduceThreads, sm);
         for (int tid = 0; tid < kReduceThreads; ++tid) bias_write(k, tid, sm, out.data(), prior != nullptr);
       }
+  sm_buf.check_guards("shared memory");
+  out.check_guards("db");
+  return out.tensor(Shape{K});
+}
+
+// The segmented bias reduction (with a workspace of partials), as the
+// launch function runs it: tasks (segment, channel), then the finish pass.
+template <class T>
+HostTensor<T> emulate_bias_segmented(i64 N, i64 K, i64 Q, const HostTensor<T>& dy, const HostTensor<T>* prior) {
+  const i64 segments = bias_segments(N, K, Q), L = N * Q, len = ceil_div(L, segments);
+  Guarded<T> out = output_buffer<T>(Shape{K}, prior);
+  Guarded<T> partials(segments * K);
+  Guarded<T> sm_buf(kReduceThreads);
+  T* sm = sm_buf.data();
+  for (i64 t = 0; t < segments * K; ++t) {
+    const i64 seg = t / K, k = t % K;
+    std::fill(sm, sm + kReduceThreads, nan_v<T>());
+    for (int tid = 0; tid < kReduceThreads; ++tid)
+      bias_partial_range(K, Q, dy.data(), k, seg * len, std::min(seg * len + len, L), tid, kReduceThreads, sm);
+    emulate_tree(kReduceThreads, sm);
+    partials.data()[t] = sm[0];
+  }
+  for (i64 k = 0; k < K; ++k) bias_finish(K, segments, partials.data(), out.data(), prior != nullptr, k);
+  partials.check_guards("partials");
   sm_buf.check_guards("shared memory");
   out.check_guards("db");
   return out.tensor(Shape{K});
@@ -290,6 +315,26 @@ TEST(DirectBackwardBlockPrograms, BiasLongReductionAndEmptyBatch) {
       EXPECT_TRUE(std::isnan(kept[k]));
     else
       EXPECT_EQ(kept[k], prior[k]);
+  }
+}
+
+// A few channels over a long dy: the sum splits into segments (bias_segments)
+// whose fixed-order two passes equal the reference, beta 0 and 1.
+TEST(DirectBackwardBlockPrograms, BiasSegmentedOverALongBatch) {
+  EXPECT_EQ(bias_segments(1, 1, 1 << 24), 1024);  // one channel of 16M samples: the cap
+  EXPECT_EQ(bias_segments(8, 4096, 49), 2);       // many channels: about one block each
+  EXPECT_EQ(bias_segments(0, 3, 7), 1);
+  for (const auto& [N, K, Q] : {std::tuple<i64, i64, i64>{1, 1, 100000}, {3, 2, 5000}, {2, 7, 300}, {1, 3, 1}}) {
+    const i64 S = bias_segments(N, K, Q), len = ceil_div(N * Q, S);
+    EXPECT_LT((S - 1) * len, N * Q) << "an empty segment";
+    const HostTensor<double> dy = random_ints<double>(Shape{N, K, Q}, 51);
+    const HostTensor<double> prior = random_ints<double>(Shape{K}, 52);
+    HostTensor<double> want(Shape{K}), want1(Shape{K});
+    for (i64 k = 0; k < K; ++k) want1[k] = prior[k];
+    reference::conv_backward_bias(dy.view(), want.view(), 0.0);
+    reference::conv_backward_bias(dy.view(), want1.view(), 1.0);
+    EXPECT_TRUE(compare(emulate_bias_segmented<double>(N, K, Q, dy, nullptr), want, nullptr, 0.0)) << N << " " << K;
+    EXPECT_TRUE(compare(emulate_bias_segmented<double>(N, K, Q, dy, &prior), want1, nullptr, 0.0)) << N << " " << K;
   }
 }
 

@@ -26,6 +26,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <climits>
 
 namespace convkit::detail::toeplitz {
 
@@ -84,9 +85,12 @@ inline std::int64_t sampled_dw_segment_length(const ConvProblem& p) {
 
 /// Workspace elements of the backward-filter: s (one per nonzero) and, with
 /// more than one segment, the partials [segments, weights].
+/// Saturates at INT64_MAX (the queries size absurd problems too); S > 1 only
+/// for fewer than kSampledTargetThreads weights, so the partials term is small.
 inline std::int64_t sampled_dw_workspace_elems(const ConvProblem& p, std::int64_t nnz) {
   const std::int64_t S = sampled_dw_segments(p);
-  return nnz + (S > 1 ? S * p.K * p.Cg() * p.ker_spatial() : 0);
+  const std::int64_t extra = S > 1 ? S * p.K * p.Cg() * p.ker_spatial() : 0;
+  return nnz > INT64_MAX - extra ? INT64_MAX : nnz + extra;
 }
 
 /// ∂L/∂w at flat weight index wi = (k·C/G + c)·Πk + tap slot, summed over

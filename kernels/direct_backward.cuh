@@ -55,7 +55,9 @@ constexpr i64 kMaxGrid = i64(1) << 20;
 constexpr i64 kTargetBlocks = 4 * 132 * 8;
 constexpr i64 kMaxSegments = 1024;
 
-CONVKIT_HD i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+/// ceil(a / b) for b > 0, without the overflow of a + b − 1 near INT64_MAX
+/// (the queries size absurd problems too).
+CONVKIT_HD i64 ceil_div(i64 a, i64 b) { return a >= 0 ? a / b + (a % b != 0 ? 1 : 0) : (a + b - 1) / b; }
 CONVKIT_HD i64 min64(i64 a, i64 b) { return a < b ? a : b; }
 CONVKIT_HD i64 max64(i64 a, i64 b) { return a > b ? a : b; }
 
@@ -88,8 +90,13 @@ inline i64 reduce_segments(const ConvProblem& p) {
 }
 
 /// Exact workspace of direct/reduce: the partials [segments, K·C/G·Πk].
+/// Saturates at SIZE_MAX (more than any limit) rather than wrap.
 inline std::size_t reduce_workspace_bytes(const ConvProblem& p, std::size_t elem) {
-  return static_cast<std::size_t>(reduce_segments(p)) * static_cast<std::size_t>(weight_elems(p)) * elem;
+  const auto s = static_cast<std::size_t>(reduce_segments(p)), w = static_cast<std::size_t>(weight_elems(p));
+  const std::size_t max = static_cast<std::size_t>(-1);
+  if (w != 0 && s > max / w) return max;
+  const std::size_t n = s * w;
+  return elem != 0 && n > max / elem ? max : n * elem;
 }
 
 /// Launch geometry of direct/reduce, computed on the host and passed by value.

@@ -69,18 +69,20 @@ constexpr std::int64_t kSampledMaxSegments = 1024;
 inline std::int64_t sampled_dw_segments(const ConvProblem& p) {
   const std::int64_t weights = p.K * p.Cg() * p.ker_spatial(), Q = p.out_spatial();
   if (weights <= 0 || Q <= 1) return 1;
-  std::int64_t want = (kSampledTargetThreads + weights - 1) / weights;
+  // ceil(a / b) for a >= 0, b > 0, without overflowing near INT64_MAX.
+  const auto cdiv = [](std::int64_t a, std::int64_t b) { return a / b + (a % b != 0 ? 1 : 0); };
+  std::int64_t want = cdiv(kSampledTargetThreads, weights);
   if (want > kSampledMaxSegments) want = kSampledMaxSegments;
   if (want > Q) want = Q;
   if (want < 1) want = 1;
-  const std::int64_t len = (Q + want - 1) / want;
-  return (Q + len - 1) / len;
+  const std::int64_t len = cdiv(Q, want);
+  return cdiv(Q, len);
 }
 
 /// Outputs per segment (the last may have fewer).
 inline std::int64_t sampled_dw_segment_length(const ConvProblem& p) {
   const std::int64_t S = sampled_dw_segments(p), Q = p.out_spatial();
-  return (Q + S - 1) / S;
+  return Q / S + (Q % S != 0 ? 1 : 0);
 }
 
 /// Workspace elements of the backward-filter: s (one per nonzero) and, with

@@ -1,7 +1,9 @@
 // CPU tests of convkit-bench's pure helpers (bench/bench_math.hpp), its
 // target summary (bench/targets.hpp) and its problem table (bench/cases.hpp):
 // statistics, roofline ceilings, sampled index choice, tolerances, cuDNN's
-// symmetric-padding view, the target bound formulas and verdicts, and that
+// symmetric-padding view, the FFT path's normwise tolerance (its magnitudes
+// against a brute-force count, its growth, that it fails an off-by-one and
+// passes a simulated FFT), the target bound formulas and verdicts, and that
 // every benchmark case is a valid problem with the right direct targets.
 #include "bench_math.hpp"
 #include "cases.hpp"
@@ -12,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <complex>
 #include <set>
 
 namespace convkit::bench {
@@ -106,6 +109,362 @@ TEST(BenchMath, ToleranceAndCheck) {
   EXPECT_EQ(bad.first_bad, 2);
   EXPECT_DOUBLE_EQ(bad.max_abs_err, 3);
   EXPECT_EQ(check_samples({1}, {1, 2}, {1, 1}, 1).mismatches, 1);
+}
+
+// ------------------------------------------------------------ FFT tolerance
+
+// The extended input's element at position p of one axis, written
+// independently of fold_index (periodic and mirrored index arithmetic rather
+// than single folds), or -1 for an implicit zero.
+std::int64_t extended_source(std::int64_t p, std::int64_t D, Boundary b) {
+  const auto mod = [](std::int64_t a, std::int64_t m) { return ((a % m) + m) % m; };
+  switch (b) {
+    case Boundary::Zeros: return p >= 0 && p < D ? p : -1;
+    case Boundary::Circular: return mod(p, D);
+    case Boundary::Reflect: {
+      if (D == 1) return 0;
+      const std::int64_t m = mod(p, 2 * (D - 1));
+      return m < D ? m : 2 * (D - 1) - m;
+    }
+    case Boundary::Symmetric: {
+      const std::int64_t m = mod(p, 2 * D);
+      return m < D ? m : 2 * D - 1 - m;
+    }
+    case Boundary::Replicate: return std::min(std::max(p, std::int64_t(0)), D - 1);
+  }
+  return -1;
+}
+
+// One channel plane of x extended over the whole padded extent, [E0, E1, E2].
+std::vector<double> extended_plane(const ConvProblem& p, const double* xc) {
+  std::vector<double> e;
+  for (std::int64_t a = -p.pad_lo[0]; a < p.in[0] + p.pad_hi[0]; ++a)
+    for (std::int64_t b = -p.pad_lo[1]; b < p.in[1] + p.pad_hi[1]; ++b)
+      for (std::int64_t c = -p.pad_lo[2]; c < p.in[2] + p.pad_hi[2]; ++c) {
+        const std::int64_t q0 = extended_source(a, p.in[0], p.boundary);
+        const std::int64_t q1 = extended_source(b, p.in[1], p.boundary);
+        const std::int64_t q2 = extended_source(c, p.in[2], p.boundary);
+        e.push_back(q0 < 0 || q1 < 0 || q2 < 0 ? 0.0 : xc[(q0 * p.in[1] + q1) * p.in[2] + q2]);
+      }
+  return e;
+}
+
+std::vector<double> uniform(std::size_t n, std::uint64_t seed, double lo, double hi) {
+  SplitMix64 rng(seed);
+  std::vector<double> v(n);
+  for (double& x : v) x = lo + (hi - lo) * double(rng.next() >> 11) * 0x1.0p-53;
+  return v;
+}
+
+// Small integers in [-r, r], never all zero.
+std::vector<double> small_integers(std::size_t n, std::uint64_t seed, int r) {
+  SplitMix64 rng(seed);
+  std::vector<double> v(n);
+  for (double& x : v) x = double(rng.below(2 * r + 1) - r);
+  v[0] = r;
+  return v;
+}
+
+const Boundary kAllBoundaries[] = {Boundary::Zeros, Boundary::Circular, Boundary::Reflect, Boundary::Symmetric,
+                                   Boundary::Replicate};
+
+TEST(BenchMath, FftMagnitudeHandCases) {
+  // x = [1, 2, 4], pad (2, 1): the extended signals written out.
+  const ConvSpec base = ConvSpec::conv1d().padding(Padding::per_dim({{2, 1}})).bias(true);
+  const std::vector<double> x{1, 2, 4}, w{1, -2}, b{-0.5};
+  const struct {
+    Boundary boundary;
+    std::vector<double> extended;
+  } cases[] = {
+      {Boundary::Zeros, {0, 0, 1, 2, 4, 0}},     {Boundary::Circular, {2, 4, 1, 2, 4, 1}},
+      {Boundary::Reflect, {4, 2, 1, 2, 4, 2}},   {Boundary::Symmetric, {2, 1, 1, 2, 4, 4}},
+      {Boundary::Replicate, {1, 1, 1, 2, 4, 4}},
+  };
+  for (const auto& c : cases) {
+    const ConvProblem p = ConvSpec(base).boundary(c.boundary).problem(Shape{1, 1, 3}, Shape{1, 1, 2});
+    double sq = 0;
+    for (double v : c.extended) sq += v * v;
+    const auto m = fft_magnitudes(p, x.data(), w.data(), b.data());
+    ASSERT_EQ(m.size(), 1u);
+    EXPECT_DOUBLE_EQ(m[0], std::sqrt(sq) * 3 + 0.5) << int(c.boundary);
+    EXPECT_DOUBLE_EQ(fft_magnitudes(p, x.data(), w.data(), nullptr)[0], std::sqrt(sq) * 3) << int(c.boundary);
+  }
+}
+
+TEST(BenchMath, FftMagnitudeMatchesBruteForceEveryBoundaryAndGroups) {
+  struct Setup {
+    ConvSpec spec;
+    Shape x, w;
+  };
+  const Setup setups[] = {
+      // 2-D, 2 images, 6 channels in 3 groups, 6 filters, uneven padding.
+      {ConvSpec::conv2d().groups(3).padding(Padding::per_dim({{2, 3}, {4, 1}})), Shape{2, 6, 5, 7}, Shape{6, 2, 3, 4}},
+      // Depthwise 1-D with the largest pads Reflect allows, stride and dilation.
+      {ConvSpec::conv1d().groups(4).stride(2).dilation(3).padding(Padding::per_dim({{8, 8}})), Shape{3, 4, 9},
+       Shape{4, 1, 3}},
+      // 3-D, bias, grouped.
+      {ConvSpec::conv3d().groups(2).bias(true).padding(Padding::per_dim({{1, 2}, {0, 1}, {3, 3}})),
+       Shape{1, 4, 3, 4, 5}, Shape{4, 2, 2, 2, 3}},
+  };
+  std::uint64_t seed = 11;
+  for (const Setup& s : setups) {
+    for (Boundary bd : kAllBoundaries) {
+      const ConvProblem p = ConvSpec(s.spec).boundary(bd).problem(s.x, s.w);
+      const auto x = uniform(std::size_t(s.x.numel()), ++seed, -2, 2);
+      const auto w = uniform(std::size_t(s.w.numel()), ++seed, -1, 1);
+      const auto b = uniform(std::size_t(p.K), ++seed, -3, 3);
+      const double* bias = p.has_bias ? b.data() : nullptr;
+      const auto m = fft_magnitudes(p, x.data(), w.data(), bias);
+      ASSERT_EQ(m.size(), std::size_t(p.N * p.K));
+      const std::int64_t plane = p.in_spatial(), taps = p.ker_spatial();
+      for (std::int64_t n = 0; n < p.N; ++n)
+        for (std::int64_t k = 0; k < p.K; ++k) {
+          double want = bias ? std::abs(b[std::size_t(k)]) : 0.0;
+          const std::int64_t g = k / (p.K / p.G);
+          for (std::int64_t c = 0; c < p.C / p.G; ++c) {
+            const auto e = extended_plane(p, x.data() + (n * p.C + g * (p.C / p.G) + c) * plane);
+            double sq = 0, w1 = 0;
+            for (double v : e) sq += v * v;
+            for (std::int64_t i = 0; i < taps; ++i) w1 += std::abs(w[std::size_t((k * (p.C / p.G) + c) * taps + i)]);
+            want += std::sqrt(sq) * w1;
+          }
+          EXPECT_NEAR(m[std::size_t(n * p.K + k)], want, 1e-12 * want) << p << " n=" << n << " k=" << k;
+        }
+    }
+  }
+}
+
+TEST(BenchMath, FftLog2PointsBound) {
+  // 1-D 'same', 1000 samples, 3 taps: E = 1002 -> 2048.
+  EXPECT_DOUBLE_EQ(fft_log2_points_bound(ConvSpec::conv1d().padding(Padding::same())
+                                             .problem(Shape{1, 1, 1000}, Shape{1, 1, 3})), 11);
+  // 4K image, 127 x 127 'same': E = 3966 x 2286 -> 8192 x 8192.
+  EXPECT_DOUBLE_EQ(fft_log2_points_bound(ConvSpec::conv2d().padding(Padding::same())
+                                             .problem(Shape{1, 1, 2160, 3840}, Shape{1, 1, 127, 127})), 26);
+  // The dilated span can exceed the extent: 'full' with k = 5, dil = 30:
+  // L = 121, E = 100 + 240 = 340 -> 1024.
+  EXPECT_DOUBLE_EQ(fft_log2_points_bound(ConvSpec::conv1d().dilation(30).padding(Padding::full())
+                                             .problem(Shape{1, 1, 100}, Shape{1, 1, 5})), 10);
+  // A single point still gets one bit; unused slots add nothing.
+  EXPECT_DOUBLE_EQ(fft_log2_points_bound(ConvSpec::conv1d().problem(Shape{1, 1, 1}, Shape{1, 1, 1})), 1);
+  EXPECT_DOUBLE_EQ(fft_log2_points_bound(ConvSpec::conv3d().problem(Shape{1, 1, 4, 4, 4}, Shape{1, 1, 1, 1, 1})), 9);
+}
+
+TEST(BenchMath, FftToleranceGrowsWithLogNAndF64IsTighter) {
+  const auto problem = [](std::int64_t length, std::int64_t channels) {
+    return ConvSpec::conv1d().padding(Padding::same()).problem(Shape{1, channels, length}, Shape{1, channels, 9});
+  };
+  // L = 11 (1000 + 8 -> 2048), C/G = 1: ε·(3·16·12 + 2 + 5).
+  EXPECT_DOUBLE_EQ(fft_tolerance_factor(DType::F32, problem(1000, 1)), 583 * std::ldexp(1.0, -24));
+  EXPECT_DOUBLE_EQ(fft_tolerance_factor(DType::F64, problem(1000, 1)), 583 * std::ldexp(1.0, -53));
+  double last = 0;
+  for (std::int64_t length : {16, 256, 4096, 65536, 1 << 20}) {
+    const ConvProblem p = problem(length, 1);
+    const double f32 = fft_tolerance_factor(DType::F32, p), f64 = fft_tolerance_factor(DType::F64, p);
+    EXPECT_GT(f32, last) << length;
+    EXPECT_LT(f64, f32 * 1e-8) << length;
+    // Logarithmic, not linear: 16x the points adds 4 bits, 192·ε.
+    if (last > 0) EXPECT_DOUBLE_EQ(f32 - last, 3 * kFftStageConstant * 4 * std::ldexp(1.0, -24)) << length;
+    last = f32;
+  }
+  // The GEMM's channel sum counts too.
+  EXPECT_GT(fft_tolerance_factor(DType::F32, problem(1000, 64)), fft_tolerance_factor(DType::F32, problem(1000, 1)));
+}
+
+// y = conv(x, w) (+ b) by the reference, in double.
+std::vector<double> reference_output(const ConvSpec& spec, const Shape& xs, const Shape& ws,
+                                     const std::vector<double>& x, const std::vector<double>& w,
+                                     const std::vector<double>* b) {
+  const Shape ys = spec.output_shape(xs, ws);
+  std::vector<double> y(std::size_t(ys.numel()));
+  const auto xv = TensorView<const double>::host(x.data(), xs);
+  const auto wv = TensorView<const double>::host(w.data(), ws);
+  const auto yv = TensorView<double>::host(y.data(), ys);
+  if (b)
+    reference::conv(spec, xv, wv, TensorView<const double>::host(b->data(), Shape{ws[0]}), yv);
+  else
+    reference::conv(spec, xv, wv, yv);
+  return y;
+}
+
+// Each output's magnitude, from the per (n, k) ones.
+std::vector<double> per_output(const ConvProblem& p, const std::vector<double>& nk) {
+  std::vector<double> m(std::size_t(p.N * p.K * p.out_spatial()));
+  for (std::size_t i = 0; i < m.size(); ++i) m[i] = nk[i / std::size_t(p.out_spatial())];
+  return m;
+}
+
+TEST(BenchMath, FftToleranceCatchesAnOffByOne) {
+  // Small integers, moderate size: a 32 x 32 image, 4 channels, 2 filters of
+  // 5 x 5, values in [-3, 3], integer bias. The reference is exact here, and
+  // an output one unit off must fail in f32 (and so in f64).
+  for (Boundary bd : {Boundary::Zeros, Boundary::Reflect}) {
+    const ConvSpec spec = ConvSpec::conv2d().padding(Padding::same()).bias(true).boundary(bd);
+    const Shape xs{1, 4, 32, 32}, ws{2, 4, 5, 5};
+    const ConvProblem p = spec.problem(xs, ws);
+    const auto x = small_integers(std::size_t(xs.numel()), 5, 3);
+    const auto w = small_integers(std::size_t(ws.numel()), 6, 3);
+    const std::vector<double> b{2, -1};
+    const auto want = reference_output(spec, xs, ws, x, w, &b);
+    const auto m = per_output(p, fft_magnitudes(p, x.data(), w.data(), b.data()));
+    for (DType t : {DType::F32, DType::F64}) {
+      const double factor = fft_tolerance_factor(t, p);
+      EXPECT_LT(factor * m[0], 1.0) << int(bd);
+      EXPECT_EQ(check_samples(want, want, m, factor).mismatches, 0);
+      for (std::size_t at : {std::size_t(0), std::size_t(517), want.size() - 1}) {
+        for (double delta : {1.0, -1.0}) {
+          std::vector<double> got = want;
+          got[at] += delta;
+          const SampleCheck c = check_samples(got, want, m, factor);
+          EXPECT_EQ(c.mismatches, 1) << int(bd) << " at " << at;
+          EXPECT_EQ(c.first_bad, std::int64_t(at));
+        }
+      }
+    }
+  }
+}
+
+// ---- a simulated FFT path: the DFT of the padded copy, rounded to float
+// where the device would hold float data (spectra, products, output).
+
+using cd = std::complex<double>;
+
+// In-place unnormalised DFT of every line of a [n0, n1, n2] array along each
+// axis in turn; sign -1 forward, +1 inverse. Naive O(n²) per line.
+void dft3(std::vector<cd>& a, const std::int64_t n[3], int sign) {
+  const double pi = std::acos(-1.0);
+  for (int axis = 0; axis < 3; ++axis) {
+    const std::int64_t len = n[axis];
+    if (len == 1) continue;
+    const std::int64_t stride = axis == 0 ? n[1] * n[2] : axis == 1 ? n[2] : 1;
+    std::vector<cd> line(static_cast<std::size_t>(len)), out(static_cast<std::size_t>(len));
+    for (std::int64_t base = 0; base < n[0] * n[1] * n[2]; ++base) {
+      if ((base / stride) % len != 0) continue;  // the first element of each line
+      for (std::int64_t j = 0; j < len; ++j) line[std::size_t(j)] = a[std::size_t(base + j * stride)];
+      for (std::int64_t f = 0; f < len; ++f) {
+        cd s = 0;
+        for (std::int64_t j = 0; j < len; ++j)
+          s += line[std::size_t(j)] * std::polar(1.0, sign * 2 * pi * double((f * j) % len) / double(len));
+        out[std::size_t(f)] = s;
+      }
+      for (std::int64_t f = 0; f < len; ++f) a[std::size_t(base + f * stride)] = out[std::size_t(f)];
+    }
+  }
+}
+
+std::vector<std::complex<float>> to_float(const std::vector<cd>& v) {
+  std::vector<std::complex<float>> r(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) r[i] = std::complex<float>(float(v[i].real()), float(v[i].imag()));
+  return r;
+}
+
+// Smallest 2^a·3^b·5^c·7^d >= v.
+std::int64_t seven_smooth_at_least(std::int64_t v) {
+  for (std::int64_t n = std::max<std::int64_t>(v, 1);; ++n) {
+    std::int64_t r = n;
+    for (std::int64_t f : {2, 3, 5, 7})
+      while (r % f == 0) r /= f;
+    if (r == 1) return n;
+  }
+}
+
+// y as an f32 FFT path would produce it (whole-signal transforms).
+std::vector<double> simulated_fft(const ConvProblem& p, const std::vector<double>& x, const std::vector<double>& w,
+                                  const std::vector<double>* b) {
+  std::int64_t E[3], n[3];
+  for (int a = 0; a < 3; ++a) {
+    E[a] = p.in[a] + p.pad_lo[a] + p.pad_hi[a];
+    n[a] = seven_smooth_at_least(E[a]);
+  }
+  const std::int64_t points = n[0] * n[1] * n[2], Cg = p.Cg(), Kg = p.Kg();
+  const auto at = [&](std::int64_t i0, std::int64_t i1, std::int64_t i2) { return std::size_t((i0 * n[1] + i1) * n[2] + i2); };
+  // Spectra of the extended inputs, [N, C][points], held in float.
+  std::vector<std::vector<std::complex<float>>> X;
+  for (std::int64_t nc = 0; nc < p.N * p.C; ++nc) {
+    const auto e = extended_plane(p, x.data() + nc * p.in_spatial());
+    std::vector<cd> a(std::size_t(points), 0.0);
+    for (std::int64_t i0 = 0; i0 < E[0]; ++i0)
+      for (std::int64_t i1 = 0; i1 < E[1]; ++i1)
+        for (std::int64_t i2 = 0; i2 < E[2]; ++i2) a[at(i0, i1, i2)] = e[std::size_t((i0 * E[1] + i1) * E[2] + i2)];
+    dft3(a, n, -1);
+    X.push_back(to_float(a));
+  }
+  // Spectra of the dilated (and, under Convolution, flipped) filters, [K, C/G].
+  std::vector<std::vector<std::complex<float>>> W;
+  for (std::int64_t kc = 0; kc < p.K * Cg; ++kc) {
+    std::vector<cd> a(std::size_t(points), 0.0);
+    for (std::int64_t i0 = 0; i0 < p.ker[0]; ++i0)
+      for (std::int64_t i1 = 0; i1 < p.ker[1]; ++i1)
+        for (std::int64_t i2 = 0; i2 < p.ker[2]; ++i2)
+          a[at(i0 * p.dilation[0], i1 * p.dilation[1], i2 * p.dilation[2])] =
+              w[std::size_t(kc * p.ker_spatial() + detail::weight_offset(p, i0, i1, i2))];
+    dft3(a, n, -1);
+    W.push_back(to_float(a));
+  }
+  std::vector<double> y(std::size_t(p.N * p.K * p.out_spatial()));
+  for (std::int64_t nn = 0; nn < p.N; ++nn)
+    for (std::int64_t k = 0; k < p.K; ++k) {
+      const std::int64_t g = k / Kg;
+      std::vector<std::complex<float>> P(std::size_t(points), 0.0f);  // the GEMM, in float
+      for (std::int64_t c = 0; c < Cg; ++c) {
+        const auto& xs = X[std::size_t(nn * p.C + g * Cg + c)];
+        const auto& ws = W[std::size_t(k * Cg + c)];
+        for (std::size_t f = 0; f < P.size(); ++f) P[f] += xs[f] * std::conj(ws[f]);
+      }
+      std::vector<cd> z(P.begin(), P.end());
+      dft3(z, n, +1);
+      for (std::int64_t o0 = 0; o0 < p.out[0]; ++o0)
+        for (std::int64_t o1 = 0; o1 < p.out[1]; ++o1)
+          for (std::int64_t o2 = 0; o2 < p.out[2]; ++o2) {
+            float v = float(z[at(o0 * p.stride[0], o1 * p.stride[1], o2 * p.stride[2])].real() / double(points));
+            if (b) v += float((*b)[std::size_t(k)]);
+            y[std::size_t(((nn * p.K + k) * p.out[0] + o0) * p.out[1] * p.out[2] + o1 * p.out[2] + o2)] = v;
+          }
+    }
+  return y;
+}
+
+TEST(BenchMath, FftToleranceAcceptsASimulatedFft) {
+  struct Setup {
+    ConvSpec spec;
+    Shape x, w;
+  };
+  const Setup setups[] = {
+      {ConvSpec::conv1d().padding(Padding::same()).boundary(Boundary::Circular).bias(true), Shape{2, 3, 50},
+       Shape{2, 3, 7}},
+      {ConvSpec::conv2d().stride(2).dilation({2, 1}).groups(2).padding(Padding::per_dim({{3, 2}, {1, 4}}))
+           .boundary(Boundary::Reflect).mode(Mode::Convolution).bias(true),
+       Shape{1, 4, 13, 11}, Shape{4, 2, 3, 4}},
+      {ConvSpec::conv3d().padding(Padding::same()).boundary(Boundary::Symmetric), Shape{1, 2, 6, 5, 7},
+       Shape{3, 2, 3, 2, 3}},
+      {ConvSpec::conv2d().padding(Padding::full()).boundary(Boundary::Replicate).groups(3), Shape{2, 3, 9, 8},
+       Shape{3, 1, 4, 5}},
+  };
+  std::uint64_t seed = 100;
+  for (const Setup& s : setups) {
+    const ConvProblem p = s.spec.problem(s.x, s.w);
+    // f32 data (the values an f32 run holds), checked in double.
+    auto x = uniform(std::size_t(s.x.numel()), ++seed, -1, 1);
+    auto w = uniform(std::size_t(s.w.numel()), ++seed, -1, 1);
+    auto b = uniform(std::size_t(p.K), ++seed, -1, 1);
+    for (auto* v : {&x, &w, &b})
+      for (double& e : *v) e = double(float(e));
+    const std::vector<double>* bias = p.has_bias ? &b : nullptr;
+    const auto want = reference_output(s.spec, s.x, s.w, x, w, bias);
+    const auto got = simulated_fft(p, x, w, bias);
+    const auto m = per_output(p, fft_magnitudes(p, x.data(), w.data(), bias ? b.data() : nullptr));
+    const SampleCheck c = check_samples(got, want, m, fft_tolerance_factor(DType::F32, p));
+    EXPECT_EQ(c.checked, std::int64_t(want.size())) << p;
+    EXPECT_EQ(c.mismatches, 0) << p << " first bad " << c.first_bad << " max err " << c.max_abs_err;
+    EXPECT_GT(c.max_abs_err, 0) << p;  // not exact: the tolerance is what lets it pass
+    // A wrong result on the same data does not pass: the filter shifted by
+    // one tap (the output read one position off).
+    std::vector<double> shifted = got;
+    const std::int64_t last = p.out[2];
+    for (std::size_t i = 0; i + 1 < shifted.size(); ++i)
+      if ((std::int64_t(i) + 1) % last != 0) shifted[i] = got[i + 1];
+    EXPECT_GT(check_samples(shifted, want, m, fft_tolerance_factor(DType::F32, p)).mismatches, 0) << p;
+  }
 }
 
 TEST(BenchMath, SymmetricViewOfSymmetricPaddingIsIdentity) {

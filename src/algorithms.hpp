@@ -86,6 +86,7 @@ void add_channel_bias(ContextState& ctx, DType t, std::int64_t N, std::int64_t C
 extern const AlgorithmOps kDirectOps;
 extern const AlgorithmOps kIm2colGemmOps;
 extern const AlgorithmOps kSparseToeplitzOps;
+extern const AlgorithmOps kFftOps;
 
 /// The ops of a concrete GPU algorithm; throws NotSupported for others.
 const AlgorithmOps& ops_for(Algorithm a);

@@ -15,6 +15,7 @@ namespace convkit::detail {
 [[noreturn]] void throw_cuda(cudaError_t e, const char* call, const char* file, int line);
 [[noreturn]] void throw_cublas(int status, const char* call, const char* file, int line);
 [[noreturn]] void throw_cusparse(int status, const char* call, const char* file, int line);
+[[noreturn]] void throw_cufft(int status, const char* call, const char* file, int line);
 
 /// Builds a message from stream-able pieces: msg("stride[", i, "] = ", s).
 template <class... A>
@@ -50,6 +51,13 @@ std::string msg(const A&... a) {
     int convkit_s_ = static_cast<int>(call);                                     \
     if (convkit_s_ != 0)                                                         \
       ::convkit::detail::throw_cusparse(convkit_s_, #call, __FILE__, __LINE__);  \
+  } while (0)
+
+#define CONVKIT_CUFFT_TRY(call)                                                  \
+  do {                                                                           \
+    int convkit_s_ = static_cast<int>(call);                                     \
+    if (convkit_s_ != 0)                                                         \
+      ::convkit::detail::throw_cufft(convkit_s_, #call, __FILE__, __LINE__);     \
   } while (0)
 
 /// Argument check: throws Error(status, message) when cond is false.

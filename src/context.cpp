@@ -25,6 +25,7 @@ void require_device(const char* what) {
 
 ContextState::~ContextState() {
   // Destructors never throw; failures here can only be ignored.
+  fft_plans.reset();  // cuFFT plans first, while the stream still exists
   if (workspace_) cudaFreeAsync(workspace_, stream_);
   if (cublas_) cublasDestroy(cublas_);
   if (cusparse_) cusparseDestroy(cusparse_);
@@ -157,6 +158,8 @@ void Context::set_tuning_file(const std::string& path) {
 const std::string& Context::tuning_file() const { return state_->tuning_file; }
 void Context::set_deterministic(bool on) { state_->deterministic = on; }
 bool Context::deterministic() const { return state_->deterministic; }
+void Context::set_exact(bool on) { state_->exact = on; }
+bool Context::exact() const { return state_->exact; }
 
 bool device_available() noexcept {
   int n = 0;

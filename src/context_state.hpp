@@ -11,9 +11,12 @@
 
 #include <cstddef>
 #include <limits>
+#include <memory>
 #include <string>
 
 namespace convkit::detail {
+
+struct FftPlanCache;  // src/fft.cpp: the context's cuFFT plans
 
 struct ContextState {
   ContextState() = default;
@@ -42,7 +45,11 @@ struct ContextState {
   bool allow_tf32 = false;
   bool tuning = false;
   bool deterministic = false;
+  bool exact = false;
   std::string tuning_file;
+  /// cuFFT plans of Algorithm::Fft, made on first use (bounded, least
+  /// recently used evicted); destroyed with the context.
+  std::shared_ptr<FftPlanCache> fft_plans;
 
  private:
   cudaStream_t stream_ = nullptr;

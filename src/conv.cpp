@@ -39,6 +39,7 @@ const AlgorithmOps& ops_for(Algorithm a) {
     case Algorithm::Direct: return kDirectOps;
     case Algorithm::Im2colGemm: return kIm2colGemmOps;
     case Algorithm::SparseToeplitz: return kSparseToeplitzOps;
+    case Algorithm::Fft: return kFftOps;
     default: break;
   }
   throw Error(Status::NotSupported, msg("Algorithm::", algorithm_name(a), " is not built yet"));
@@ -103,7 +104,7 @@ AlgorithmChoice untuned_auto_choice(const ConvProblem& p, DType t, Direction d) 
 Support auto_support(const ConvProblem& p, DType t, Algorithm* chosen, Direction d) {
   std::string why;
   bool any = false;
-  for (Algorithm c : {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz}) {
+  for (Algorithm c : {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz, Algorithm::Fft}) {
     Support s = supports_direction(ops_for(c), p, t, d);
     any |= s.ok;
     if (!s) why += msg(why.empty() ? "" : "; ", algorithm_name(c), ": ", s.reason);
@@ -126,7 +127,6 @@ Support auto_support(const ConvProblem& p, DType t, Algorithm* chosen, Direction
 Support supports_problem(const ConvProblem& p, DType t, Algorithm a, Direction d) {
   switch (a) {
     case Algorithm::Reference: return supported();
-    case Algorithm::Fft: return unsupported("Algorithm::Fft is not built yet");
     case Algorithm::Auto: return auto_support(p, t, nullptr, d);
     default: return supports_direction(ops_for(a), p, t, d);
   }

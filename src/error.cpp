@@ -15,6 +15,7 @@ const char* status_name(Status s) noexcept {
     case Status::CudaError: return "CudaError";
     case Status::CublasError: return "CublasError";
     case Status::CusparseError: return "CusparseError";
+    case Status::CufftError: return "CufftError";
     case Status::InternalError: return "InternalError";
   }
   return "Unknown";

@@ -20,6 +20,7 @@
 #include "check.hpp"
 #include "context_state.hpp"
 #include "determinism.hpp"
+#include "fft.hpp"
 #include "tuning.hpp"
 #include "validate.hpp"
 #include "warning_internal.hpp"
@@ -43,7 +44,8 @@ namespace convkit {
 namespace detail {
 namespace {
 
-constexpr Algorithm kCandidates[] = {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz};
+constexpr Algorithm kCandidates[] = {Algorithm::Direct, Algorithm::Im2colGemm, Algorithm::SparseToeplitz,
+                                     Algorithm::Fft};
 
 // ---------------------------------------------------------------- device model
 
@@ -181,10 +183,39 @@ double estimate_ms(Algorithm a, const std::string& variant, const ConvProblem& p
       if (!for_plan) ms += roof_ms(0, 1, 1, 3.0 * matrix, d.bandwidth, 0.3, 6) + 0.05;
       return ms;
     }
+    case Algorithm::Fft: {
+      // Forward only. The block choice's own terms (fft_cost_terms): cuFFT
+      // at half the bandwidth on the passes counted, the arithmetic at a
+      // quarter of peak. Untimed so far (docs/PERF.md).
+      if (dir != Direction::Forward) return 1e30;
+      const FftChoice ch = fft_choose(p, t, ctx.workspace_limit, !for_plan);
+      if (!ch.ok) return 1e30;
+      const FftCostTerms c = fft_cost_terms(ch.geo, p.N, t, !for_plan);
+      return roof_ms(c.flops, peak, 0.25, c.bytes, d.bandwidth, 0.5, c.launches) + (for_plan ? 0.0 : 0.02);
+    }
     default: break;
   }
   return 1e30;
 }
+
+// The expected error of an algorithm's results, for explain(): every path
+// but Fft rounds each output on its own terms (DESIGN §5); Fft's error is
+// normwise over each transform block.
+std::string expected_error(Algorithm a, const ConvProblem& p, DType t, const ContextState& ctx) {
+  const char* eps = t == DType::F32 ? "2^-24" : "2^-53";
+  if (a != Algorithm::Fft)
+    return msg("per element, about ", t == DType::F32 ? "1e-6" : "1e-14", "·sqrt(terms)·Σ|x·w|");
+  const FftChoice ch = fft_choose(p, t, ctx.workspace_limit, true);
+  const double lg = ch.ok ? std::log2(double(std::max<std::int64_t>(ch.geo.points, 2))) : 0.0;
+  std::ostringstream os;
+  os << "normwise, about " << eps << "·" << std::setprecision(3) << lg
+     << " (log2 of the transform points)·‖x̃ block‖₂·‖w‖₁ on every output of a block";
+  return os.str();
+}
+
+// Whether an algorithm's results are exact up to per-element rounding (what
+// Context::set_exact asks for): all but Fft.
+bool is_exact(Algorithm a) { return a != Algorithm::Fft; }
 
 // Whether each algorithm's results are bit-identical run to run, per
 // direction. Backward: Direct's backward-data is a gather (one thread owns
@@ -223,6 +254,9 @@ constexpr DeterminismRow kDeterminism[] = {
     {Algorithm::SparseToeplitz, Direction::Forward, true},
     {Algorithm::SparseToeplitz, Direction::BackwardData, false},
     {Algorithm::SparseToeplitz, Direction::BackwardFilter, true},
+    // cuFFT documents no run-to-run guarantee (cuFFTDx documents none across
+    // configurations either); not claimed until measured on a device.
+    {Algorithm::Fft, Direction::Forward, false},
 };
 
 std::mutex g_determinism_mutex;
@@ -580,10 +614,14 @@ AlgorithmChoice choose(const std::shared_ptr<ContextState>& st, const ConvProble
                                ctx.workspace_limit);
     } else if (ctx.deterministic && !is_deterministic(a, dir)) {
       r.excluded_because = "not bit-identical run to run, and the context asks for determinism";
+    } else if (ctx.exact && !is_exact(a)) {
+      r.excluded_because = "its error is normwise (" + expected_error(a, p, t, ctx) +
+                           "), and the context asks for exact results (Context::set_exact)";
     } else {
       r.considered = true;
       r.variant = s.variant;
       r.estimated_ms = estimate_ms(a, s.variant, p, t, ctx, for_plan, dir);
+      r.expected_error = expected_error(a, p, t, ctx);
     }
     c.candidates.push_back(r);
     ops_of.push_back(&ops);
@@ -694,6 +732,7 @@ std::string AlgorithmChoice::explain() const {
     if (r.measured_ms >= 0) os << ", measured " << r.measured_ms << " ms";
     if (!r.variant.empty()) os << " [" << r.variant << "]";
     os << (r.algorithm == chosen ? "  <- chosen" : "") << "\n";
+    if (!r.expected_error.empty()) os << "  " << std::setw(15) << "" << "error: " << r.expected_error << "\n";
   }
   return os.str();
 }

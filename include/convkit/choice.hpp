@@ -21,6 +21,9 @@ struct CandidateReport {
   std::string variant;       ///< which kernel / path would serve it
   double estimated_ms = -1;  ///< cost model estimate (-1 when excluded)
   double measured_ms = -1;   ///< tuner measurement (-1 when not measured)
+  /// The error its results carry, in words (empty when excluded): per element
+  /// for most algorithms, normwise over each transform block for Fft.
+  std::string expected_error;
 };
 
 /// What Algorithm::Auto chose and why.

@@ -76,6 +76,13 @@ class CONVKIT_EXPORT Context {
   /// bit-identical run to run (all of today's algorithms are).
   void set_deterministic(bool on);
   bool deterministic() const;
+  /// When on, Algorithm::Auto chooses only algorithms whose results are exact
+  /// up to the per-element rounding of DESIGN §5 (every algorithm but Fft,
+  /// whose error is normwise: spread over each block by the transforms, so a
+  /// small output near large ones carries their rounding). Off by default.
+  /// Asking for Algorithm::Fft by name still runs it.
+  void set_exact(bool on);
+  bool exact() const;
 
   /// Shared internal state (used by tensors and plans to keep the stream and
   /// handles alive).

@@ -24,7 +24,7 @@ enum class Algorithm {
   Direct,          ///< sliding-window CUDA kernels
   Im2colGemm,      ///< lower to a column matrix, multiply with cuBLAS
   SparseToeplitz,  ///< explicit (doubly block) Toeplitz matrix in CSR, cuSPARSE
-  Fft,             ///< convolution theorem with cuFFT (not built yet)
+  Fft,             ///< convolution theorem with cuFFT (forward; normwise error, see README)
   Reference,       ///< the CPU oracle, double accumulation; host tensors only
 };
 

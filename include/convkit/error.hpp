@@ -23,6 +23,7 @@ enum class Status {
   CublasError,        ///< a cuBLAS call failed
   CusparseError,      ///< a cuSPARSE call failed
   InternalError,      ///< a broken invariant inside convkit (a bug: please report it)
+  CufftError,         ///< a cuFFT call failed
 };
 
 /// Name of a Status, e.g. "InvalidArgument".

@@ -395,7 +395,22 @@ inline constexpr double kToeplitzCopyFraction = 0.75;      ///< matrix bytes per
 inline constexpr double kSetWeightsPerProduct = 1.0;       ///< Toeplitz set_weights / one product
 inline constexpr double kTunedOverBest = 1.05;             ///< auto-tuned time / best algorithm's time
 inline constexpr double kCostModelOverBest = 1.3;          ///< auto (cost model) time / best algorithm's time
+inline constexpr double kFftOverFloor = 2.0;          ///< fft time / its transforms-only floor
+inline constexpr double kFftSpeedupOverDirect = 5.0;  ///< 4096 taps: direct time / fft time
+inline constexpr double kFftSpeedupOverCudnn = 3.0;   ///< large kernels: cuDNN's best time / fft time
+/// Auto's choice between Fft and the fastest other algorithm counts as right
+/// either way when their times are within this ratio (run-to-run noise).
+inline constexpr double kAutoFftTie = 1.05;
 }  // namespace target
+
+/// Whether Auto chose right between Fft and the fastest other algorithm:
+/// Fft exactly where it measured faster, unless the two are within
+/// target::kAutoFftTie of each other. False when either time is missing.
+inline bool auto_fft_choice_right(bool chose_fft, double fft_ms, double other_ms) {
+  if (!(fft_ms > 0) || !(other_ms > 0) || !std::isfinite(fft_ms) || !std::isfinite(other_ms)) return false;
+  if (std::max(fft_ms, other_ms) <= target::kAutoFftTie * std::min(fft_ms, other_ms)) return true;
+  return chose_fft == (fft_ms < other_ms);
+}
 
 /// a / b, NaN unless both are finite and b > 0 (a missing measurement stays
 /// missing instead of turning into 0 or infinity).

@@ -3,10 +3,13 @@
 // statistics, roofline ceilings, sampled index choice, tolerances, cuDNN's
 // symmetric-padding view, the FFT path's normwise tolerance (its magnitudes
 // against a brute-force count, its growth, that it fails an off-by-one and
-// passes a simulated FFT), the target bound formulas and verdicts, and that
-// every benchmark case is a valid problem with the right direct targets.
+// passes a simulated FFT), the target bound formulas and verdicts (the Fft
+// targets and Auto's choice of Fft too), the transforms the Fft floor row
+// times, and that every benchmark case is a valid problem with the right
+// direct and Fft targets.
 #include "bench_math.hpp"
 #include "cases.hpp"
+#include "fft_floor.hpp"
 #include "targets.hpp"
 
 #include <convkit/convkit.hpp>
@@ -264,7 +267,9 @@ TEST(BenchMath, FftToleranceGrowsWithLogNAndF64IsTighter) {
     EXPECT_GT(f32, last) << length;
     EXPECT_LT(f64, f32 * 1e-8) << length;
     // Logarithmic, not linear: 16x the points adds 4 bits, 192·ε.
-    if (last > 0) EXPECT_DOUBLE_EQ(f32 - last, 3 * kFftStageConstant * 4 * std::ldexp(1.0, -24)) << length;
+    if (last > 0) {
+      EXPECT_DOUBLE_EQ(f32 - last, 3 * kFftStageConstant * 4 * std::ldexp(1.0, -24)) << length;
+    }
     last = f32;
   }
   // The GEMM's channel sum counts too.
@@ -647,6 +652,79 @@ TEST(BenchTargets, Im2colToeplitzAndAuto) {
   EXPECT_NE(md.find("4 of 7 measured targets met, 1 not measured.\n"), std::string::npos);
 }
 
+TEST(BenchMath, AutoFftChoice) {
+  EXPECT_TRUE(auto_fft_choice_right(true, 1.0, 2.0));    // fft faster, chosen
+  EXPECT_FALSE(auto_fft_choice_right(false, 1.0, 2.0));  // fft faster, not chosen
+  EXPECT_TRUE(auto_fft_choice_right(false, 2.0, 1.0));
+  EXPECT_FALSE(auto_fft_choice_right(true, 2.0, 1.0));
+  EXPECT_TRUE(auto_fft_choice_right(true, 1.04, 1.0));   // within the tie band: either is right
+  EXPECT_TRUE(auto_fft_choice_right(false, 1.0, 1.04));
+  EXPECT_FALSE(auto_fft_choice_right(true, 1.06, 1.0));
+  EXPECT_FALSE(auto_fft_choice_right(true, NAN, 1.0));   // missing: never right
+  EXPECT_FALSE(auto_fft_choice_right(false, 1.0, NAN));
+}
+
+TEST(BenchTargets, FftAgainstFloorDirectCudnnAndAutosChoice) {
+  Row fast = row("fft", "4096 taps", 1.0);
+  fast.fft_over_direct = fast.fft_large_kernel = true;
+  fast.floor_ms = 0.6;
+  fast.floor_ratio = 1.0 / 0.6;
+  fast.direct_ms = 6;
+  fast.direct_speedup = 6;
+  fast.cudnn_best_algorithm = "cudnn-fft FFT";
+  fast.cudnn_best_ms = 2.5;
+  fast.cudnn_best_speedup = 2.5;
+  Row slow = row("fft", "7x7", 4.0);  // no target case: only its floor
+  slow.floor_ms = 1.0;
+  slow.floor_ratio = 4.0;
+  Row gone = row("fft", "127", NAN);  // a target case whose row did not run
+  gone.status = "skipped";
+  gone.fft_large_kernel = true;
+  Row right = row("auto", "4096 taps", 1.0);
+  right.chosen = "fft";
+  right.fft_ms = 1.0;
+  right.other_best_algorithm = "direct";
+  right.other_best_ms = 6;
+  Row wrong = row("auto", "7x7", 1.0);
+  wrong.chosen = "fft";
+  wrong.fft_ms = 4.0;
+  wrong.other_best_algorithm = "im2col";
+  wrong.other_best_ms = 1.0;
+  Row no_fft = row("auto-tuned", "127", 1.0);  // fft did not run: no choice to judge
+  no_fft.chosen = "direct";
+  no_fft.other_best_ms = 1.0;
+  const auto ts = evaluate_targets({fast, slow, gone, right, wrong, no_fft}, 2000, 60000);
+
+  const TargetResult* t = find_target(ts, "fft: time / transforms-only floor", "s 4096 taps");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->status, "met");
+  EXPECT_EQ(t->goal, "<= 2x");
+  EXPECT_EQ(find_target(ts, "fft: time / transforms-only floor", "s 7x7")->status, "not met");
+  EXPECT_EQ(find_target(ts, "fft: speed-up over direct", "s 4096 taps")->status, "met");
+  EXPECT_EQ(find_target(ts, "fft: speed-up over direct", "s 4096 taps")->goal, ">= 5x");
+  t = find_target(ts, "fft: speed-up over cuDNN's best", "s 4096 taps");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->status, "not met");  // 2.5x < 3x
+  EXPECT_EQ(t->measured, "2.50x (cudnn-fft FFT)");
+  // Only target cases carry the speed-ups; a skipped target case is listed, not measured.
+  EXPECT_FALSE(find_target(ts, "fft: speed-up over direct", "s 7x7"));
+  EXPECT_FALSE(find_target(ts, "fft: speed-up over cuDNN's best", "s 7x7"));
+  EXPECT_FALSE(find_target(ts, "fft: time / transforms-only floor", "s 127"));
+  EXPECT_EQ(find_target(ts, "fft: speed-up over cuDNN's best", "s 127")->status, "not measured");
+
+  EXPECT_EQ(find_target(ts, "auto: picks fft exactly where faster", "s 4096 taps")->status, "met");
+  t = find_target(ts, "auto: picks fft exactly where faster", "s 7x7");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->status, "not met");
+  EXPECT_EQ(t->measured, "chose fft; fft 4 ms vs im2col 1 ms");
+  EXPECT_FALSE(find_target(ts, "auto-tuned: picks fft", "s 127"));
+  // The Auto rows' other targets are unchanged.
+  EXPECT_TRUE(find_target(ts, "auto (cost model)", "s 4096 taps"));
+  EXPECT_TRUE(find_target(ts, "auto-tuned: time / best", "s 127"));
+  // fft: 3 + 1 + 1 (the skipped case's cuDNN speed-up); auto: 3 time / best + 2 choices.
+  EXPECT_EQ(ts.size(), 10u);
+}
+
 TEST(BenchTargets, MarkdownEscapesPipes) {
   TargetResult t{"a|b", "c", "d", "e", "met"};
   EXPECT_NE(targets_markdown({t}).find("| a\\|b | c |"), std::string::npos);
@@ -674,7 +752,7 @@ TEST(BenchCases, EveryCaseIsAValidProblem) {
         ++total;
       }
     }
-    EXPECT_EQ(total, quick ? 14u : 15u);
+    EXPECT_EQ(total, quick ? 20u : 21u);
   }
   EXPECT_TRUE(suite_cases("nope", false).empty());
 }
@@ -690,6 +768,88 @@ TEST(BenchCases, DirectTargetCases) {
     }
   EXPECT_EQ(memory, (std::set<std::string>{"L=2^26 k=7", "3840x2160 k=3", "3840x2160 k=7"}));
   EXPECT_EQ(compute, (std::set<std::string>{"L=2^26 k=127", "3840x2160 k=15", "3840x2160 k=31"}));
+}
+
+TEST(BenchCases, LargeKernelSuiteAndFftTargets) {
+  const auto cases = suite_cases("large-kernel", false);
+  std::vector<std::string> names;
+  std::set<std::string> large, over_direct;
+  for (const Case& c : cases) {
+    names.push_back(c.name);
+    if (c.fft_large_kernel) large.insert(c.name);
+    if (c.fft_over_direct) over_direct.insert(c.name);
+    EXPECT_EQ(c.direct_target, DirectTarget::None) << c.name;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"L=2^24 k=4096", "L=2^24 k=65536", "3840x2160 k=63", "3840x2160 k=127",
+                                             "256^3 k=15^3", "7x7 56^2 64->64 N=32"}));
+  EXPECT_EQ(large, (std::set<std::string>{"L=2^24 k=4096", "L=2^24 k=65536", "3840x2160 k=63", "3840x2160 k=127",
+                                          "256^3 k=15^3"}));
+  EXPECT_EQ(over_direct, (std::set<std::string>{"L=2^24 k=4096"}));
+  // No other suite carries Fft targets (signal1d's 2^24 k=4096 runs Fft rows
+  // but its targets are this suite's copy's).
+  for (const char* suite : {"signal1d", "image2d", "cnn"})
+    for (const Case& c : suite_cases(suite, false)) EXPECT_FALSE(c.fft_large_kernel || c.fft_over_direct) << c.name;
+  // 'same' keeps the sizes; the 7x7 layer is stride 1.
+  const ConvProblem vol = cases[4].spec.problem(cases[4].x, cases[4].w);
+  EXPECT_EQ(vol.dims, 3);
+  EXPECT_EQ(vol.out[0] * vol.out[1] * vol.out[2], std::int64_t(1) << 24);
+  const ConvProblem layer = cases[5].spec.problem(cases[5].x, cases[5].w);
+  EXPECT_EQ(layer.out[2], 56);
+  EXPECT_EQ(layer.ker[2], 7);
+  // Every case (full and quick) can be planned by the Fft path under the
+  // bench's default 4 GB workspace, so a GPU run times them all.
+  for (bool quick : {false, true})
+    for (const Case& c : suite_cases("large-kernel", quick)) {
+      const ConvProblem p = c.spec.problem(c.x, c.w);
+      const detail::FftChoice ch = detail::fft_choose(p, DType::F32, std::size_t(4e9), false);
+      EXPECT_TRUE(ch.ok) << c.name << ": " << ch.reason;
+    }
+}
+
+TEST(BenchFft, FloorTransformsFollowTheLibrarysChoice) {
+  // A batch of 2-D images with channels (the GEMM path, frequency-major
+  // spectra), under a limit that forces several passes with a short tail.
+  const ConvProblem p = ConvSpec::conv2d().padding(Padding::same()).problem(Shape{7, 3, 40, 50}, Shape{4, 3, 9, 9});
+  const detail::FftChoice all = detail::fft_choose(p, DType::F32, std::size_t(1) << 40, false);
+  ASSERT_TRUE(all.ok);
+  for (std::size_t limit : {std::size_t(1) << 40, all.ws.total / 3}) {
+    const detail::FftChoice ch = detail::fft_choose(p, DType::F32, limit, false);
+    ASSERT_TRUE(ch.ok) << ch.reason;
+    const auto v = fft_floor_transforms(ch, p.N);
+    const std::int64_t passes = (p.N + ch.chunk - 1) / ch.chunk;
+    ASSERT_EQ(v.size(), std::size_t(2 * passes));
+    std::int64_t forward = 0, inverse = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      EXPECT_EQ(v[i].inverse, i % 2 == 1);  // R2C then C2R, pass by pass
+      EXPECT_EQ(v[i].rank, 2);
+      EXPECT_TRUE(v[i].freq_major);
+      EXPECT_EQ(v[i].points, ch.geo.points);
+      EXPECT_EQ(v[i].n[0] * v[i].n[1], ch.geo.points);
+      for (int a = 0; a < 2; ++a) {
+        EXPECT_TRUE(detail::fft_is_fast_len(v[i].n[a]));
+        EXPECT_GE(v[i].n[a], 9);  // >= the kernel span
+      }
+      (v[i].inverse ? inverse : forward) += v[i].batch;
+    }
+    // Every image's blocks: C channels forward, K inverse.
+    EXPECT_EQ(forward, p.N * ch.geo.blocks * p.C);
+    EXPECT_EQ(inverse, p.N * ch.geo.blocks * p.K);
+    if (limit < all.ws.total) {
+      EXPECT_GT(passes, 1);
+    }
+    EXPECT_EQ(fft_floor_lengths(ch), std::to_string(ch.geo.ax[1].n) + "x" + std::to_string(ch.geo.ax[2].n));
+  }
+  // A single channel: the pointwise path, batch-major spectra; 1-D lengths.
+  const ConvProblem q = ConvSpec::conv1d().padding(Padding::same()).problem(Shape{2, 1, 1000}, Shape{1, 1, 31});
+  const detail::FftChoice one = detail::fft_choose(q, DType::F64, std::size_t(1) << 40, false);
+  ASSERT_TRUE(one.ok);
+  const auto v = fft_floor_transforms(one, q.N);
+  ASSERT_FALSE(v.empty());
+  EXPECT_FALSE(v[0].freq_major);
+  EXPECT_EQ(v[0].rank, 1);
+  EXPECT_EQ(fft_floor_lengths(one), std::to_string(one.geo.ax[2].n));
+  // Nothing to time when the path cannot plan.
+  EXPECT_TRUE(fft_floor_transforms(detail::FftChoice{}, 3).empty());
 }
 
 TEST(BenchCases, SameCasesKeepTheirOutputSizeAndQuickIsSmaller) {

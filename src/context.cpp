@@ -25,7 +25,10 @@ void require_device(const char* what) {
 
 ContextState::~ContextState() {
   // Destructors never throw; failures here can only be ignored.
-  fft_plans.reset();  // cuFFT plans first, while the stream still exists
+  // cuFFT plans first, once the stream has finished their work (cuFFT does
+  // not promise that destroying a plan waits for it).
+  if (fft_plans && stream_ready_) cudaStreamSynchronize(stream_);
+  fft_plans.reset();
   if (workspace_) cudaFreeAsync(workspace_, stream_);
   if (cublas_) cublasDestroy(cublas_);
   if (cusparse_) cusparseDestroy(cusparse_);

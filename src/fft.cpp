@@ -44,7 +44,9 @@ struct FftPlanKey {
   bool operator==(const FftPlanKey& o) const { return tie() == o.tie(); }
 };
 
-constexpr std::size_t kFftPlanCacheCapacity = 16;
+// A call needs at most six plans (the weights' R2C, and the x R2C and y C2R
+// of a full pass and of the last, shorter one).
+constexpr std::size_t kFftPlanCacheCapacity = 32;
 
 }  // namespace
 
@@ -64,9 +66,11 @@ struct FftPlanCache {
   }
 
   /// The plan of `k`, made (auto-allocation off) on first use; the least
-  /// recently used plan beyond the capacity is destroyed. References stay
-  /// valid until that plan is evicted (std::list nodes do not move).
-  Entry& get(const FftPlanKey& k) {
+  /// recently used plan beyond the capacity is destroyed, after `stream` has
+  /// finished what it may have enqueued with it (cuFFT does not promise
+  /// that destroying a plan waits for its work). References stay valid until
+  /// that plan is evicted (std::list nodes do not move).
+  Entry& get(const FftPlanKey& k, cudaStream_t stream) {
     for (auto it = lru.begin(); it != lru.end(); ++it)
       if (it->key == k) {
         lru.splice(lru.begin(), lru, it);
@@ -94,11 +98,25 @@ struct FftPlanCache {
       throw;
     }
     lru.push_front(Entry{k, h, work});
-    while (lru.size() > kFftPlanCacheCapacity) {
-      cufftDestroy(lru.back().handle);
-      lru.pop_back();
+    if (lru.size() > kFftPlanCacheCapacity) {
+      CONVKIT_CUDA_TRY(cudaStreamSynchronize(stream));
+      while (lru.size() > kFftPlanCacheCapacity) {
+        cufftDestroy(lru.back().handle);
+        lru.pop_back();
+      }
     }
     return lru.front();
+  }
+
+  /// Destroys the plan of `k` (one that asked for too much work area: never
+  /// run, so nothing is in flight with it).
+  void drop(const FftPlanKey& k) {
+    for (auto it = lru.begin(); it != lru.end(); ++it)
+      if (it->key == k) {
+        cufftDestroy(it->handle);
+        lru.erase(it);
+        return;
+      }
   }
 };
 
@@ -141,19 +159,28 @@ class DeviceExec {
   /// Makes (and checks) the plans of transform `t` and returns the sub-batch
   /// it runs in. NotSupported when even a single transform's plan asks for
   /// more work area than the workspace reserves.
+  /// Sub-batches start at real offsets b0·P: with P odd, b0 must be even to
+  /// keep the real pointer aligned to the complex type, so the sub-batch is
+  /// then even (or the whole batch).
   std::int64_t prepare(const FftTransform& t) {
     std::int64_t sub = t.batch;
     for (;;) {
-      const FftPlanCache::Entry& e = cache_.get(plan_key(t, dtype_v<T>, sub));
-      if (e.work <= work_bytes_) break;
-      CONVKIT_EXPECTS(sub > 1, Status::NotSupported, kWho, ": cuFFT asks for ", e.work,
-                      " bytes of work area for one ", t.inverse ? "C2R" : "R2C", " transform of ", t.points,
-                      " points, more than the ", work_bytes_, " bytes the workspace reserves for it");
-      sub = (sub + 1) / 2;
+      const FftPlanKey key = plan_key(t, dtype_v<T>, sub);
+      const std::size_t work = cache_.get(key, stream_).work;
+      if (work <= work_bytes_) break;
+      cache_.drop(key);
+      std::int64_t next = (sub + 1) / 2;
+      if (t.points % 2 != 0 && next % 2 != 0) ++next;
+      CONVKIT_EXPECTS(next < sub, Status::NotSupported, kWho, ": cuFFT asks for ", work, " bytes of work area for ",
+                      sub, " ", t.inverse ? "C2R" : "R2C", " transforms of ", t.points, " points, more than the ",
+                      work_bytes_, " bytes the workspace reserves for it");
+      sub = next;
     }
     if (t.batch % sub != 0) {  // the tail's plan must fit too
-      const FftPlanCache::Entry& e = cache_.get(plan_key(t, dtype_v<T>, t.batch % sub));
-      CONVKIT_EXPECTS(e.work <= work_bytes_, Status::NotSupported, kWho, ": cuFFT asks for ", e.work,
+      const FftPlanKey key = plan_key(t, dtype_v<T>, t.batch % sub);
+      const std::size_t work = cache_.get(key, stream_).work;
+      if (work > work_bytes_) cache_.drop(key);
+      CONVKIT_EXPECTS(work <= work_bytes_, Status::NotSupported, kWho, ": cuFFT asks for ", work,
                       " bytes of work area for ", t.batch % sub, " transforms of ", t.points, " points, more than the ",
                       work_bytes_, " bytes reserved");
     }
@@ -175,7 +202,7 @@ class DeviceExec {
     const std::int64_t sub = prepare(t);
     for (std::int64_t b0 = 0; b0 < t.batch; b0 += sub) {
       const std::int64_t cnt = std::min(sub, t.batch - b0);
-      const FftPlanCache::Entry& e = cache_.get(plan_key(t, dtype_v<T>, cnt));
+      const FftPlanCache::Entry& e = cache_.get(plan_key(t, dtype_v<T>, cnt), stream_);
       CONVKIT_CUFFT_TRY(cufftSetStream(e.handle, stream_));
       CONVKIT_CUFFT_TRY(cufftSetWorkArea(e.handle, work_));
       T* r = real + b0 * t.points;
@@ -197,6 +224,10 @@ class DeviceExec {
   void gemm(const FftGemm& q, const FftComplex<T>* A, const FftComplex<T>* B, FftComplex<T>* C) {
     cublasHandle_t h = ctx_.cublas();
     CONVKIT_CUBLAS_TRY(cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST));
+    // FP32 complex products even where the context allows TF32: the Fft
+    // tolerance assumes them (ContextState::cublas() sets the mode again for
+    // the next caller).
+    CONVKIT_CUBLAS_TRY(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));
     const cublasOperation_t opa = q.conj_a ? CUBLAS_OP_C : CUBLAS_OP_T;
     if constexpr (std::is_same_v<T, float>) {
       const cuComplex one{1.f, 0.f}, zero{0.f, 0.f};
@@ -341,7 +372,7 @@ class FftPlan final : public PlanImpl {
                 static_cast<T*>(y), c.buf);
   }
 
-  std::size_t workspace_bytes() const override { return choice_.ws.total; }
+  std::size_t workspace_bytes() const override { return problem_.N == 0 ? 0 : choice_.ws.total; }
   std::string variant() const override { return choice_.variant(); }
 
  private:

@@ -73,10 +73,11 @@ inline bool fft_is_fast_len(std::int64_t n) {
 ///                                    overwrites them: they are y's too)
 ///   yspec  F·M·K·c                   y's spectra (GEMM path only)
 ///   wspec  F·K·Cg·c                  w's spectra (per call; a ConvPlan owns its own)
-///   work   = real                    cuFFT's work area: one real element per
-///                                    point of the largest batch; a transform
-///                                    whose plan asks for more runs in
-///                                    sub-batches that fit (src/fft.cpp)
+///   work   F·max(M·C, M·K, Kw)·c     cuFFT's work area: the complex side of
+///                                    the largest batch (R2C/C2R commonly
+///                                    need a temporary of that size); a
+///                                    transform whose plan asks for more runs
+///                                    in sub-batches that fit (src/fft.cpp)
 struct FftWorkspace {
   std::size_t real = 0, xspec = 0, yspec = 0, wspec = 0, work = 0;
   std::size_t total = 0;
@@ -96,7 +97,7 @@ inline FftWorkspace fft_workspace(const FftGeometry& g, std::int64_t chunk, bool
   w.xspec = fft_round(bytes_sat(mul_sat(g.freqs, mul_sat(M, g.C)), c));
   w.yspec = g.pointwise ? 0 : fft_round(bytes_sat(mul_sat(g.freqs, mul_sat(M, g.K)), c));
   w.wspec = weights_per_call ? fft_round(bytes_sat(mul_sat(g.freqs, g.K * g.Cg), c)) : 0;
-  w.work = w.real;
+  w.work = fft_round(bytes_sat(mul_sat(g.freqs, batch), c));
   w.total = add_sat(add_sat(add_sat(w.real, w.xspec), add_sat(w.yspec, w.wspec)), w.work);
   return w;
 }
@@ -213,6 +214,12 @@ inline bool geometry(const ConvProblem& p, const std::int64_t n[3], FftGeometry&
 /// be planned, or when the least workspace exceeds the limit (min_bytes says
 /// how much it needs).
 inline FftChoice fft_choose(const ConvProblem& p, DType t, std::size_t limit, bool weights_per_call) {
+  // A limit the unlimited choice fits changes nothing: run() then stays within
+  // workspace_bytes() (the whole batch of the unlimited choice).
+  if (limit != kSizeMax) {
+    FftChoice free = fft_choose(p, t, kSizeMax, weights_per_call);
+    if (!free.ok || free.full_bytes <= limit) return free;
+  }
   FftChoice ch;
   std::vector<std::int64_t> cand[3];
   for (int a = 0; a < 3; ++a) {

@@ -329,6 +329,11 @@ TEST(FftChoice, RespectsTheLimitAndTheChunkFits) {
   EXPECT_EQ(free.chunk, 4);
   EXPECT_EQ(free.ws.total, free.full_bytes);
   EXPECT_LE(free.min_bytes, free.ws.total);
+  // A limit the unlimited choice fits changes nothing (run() stays within
+  // workspace_bytes()).
+  const FftChoice roomy = detail::fft_choose(p, DType::F32, free.full_bytes, true);
+  EXPECT_EQ(roomy.geo.points, free.geo.points);
+  EXPECT_EQ(roomy.ws.total, free.ws.total);
   // At the least workspace the path runs one image per pass.
   const FftChoice tight = detail::fft_choose(p, DType::F32, free.min_bytes, true);
   ASSERT_TRUE(tight.ok) << tight.reason;
@@ -379,6 +384,7 @@ TEST(FftChoice, WorkspaceIsTheClosedFormOfTheBuffers) {
   EXPECT_EQ(ch.ws.xspec, round(std::size_t(g.freqs) * M * 4 * 16));
   EXPECT_EQ(ch.ws.yspec, round(std::size_t(g.freqs) * M * 6 * 16));
   EXPECT_EQ(ch.ws.wspec, round(std::size_t(g.freqs) * 6 * 2 * 16));
+  EXPECT_EQ(ch.ws.work, round(std::size_t(g.freqs) * M * 6 * 16));  // the complex side of the largest batch
   EXPECT_EQ(ch.ws.total, ch.ws.real + ch.ws.xspec + ch.ws.yspec + ch.ws.wspec + ch.ws.work);
 }
 

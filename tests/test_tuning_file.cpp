@@ -81,11 +81,11 @@ class TuningFile : public ::testing::Test {
 };
 
 TEST_F(TuningFile, WellFormedLineIsLoadedAndServesTheChoice) {
-  write(line("Direct=1/0.5\tIm2colGemm=1.5e0/2.5E-01\tSparseToeplitz=failed"));
+  write(line("Direct=1/0.5\tIm2colGemm=1.5e0/2.5E-01\tSparseToeplitz=failed\tFft=2/1"));
   EXPECT_EQ(load(), "");
   detail::TuningEntry e;
   ASSERT_TRUE(detail::cached_tuning_entry(key_, e));
-  ASSERT_EQ(e.size(), 3u);
+  ASSERT_EQ(e.size(), 4u);
   EXPECT_DOUBLE_EQ(e[Algorithm::Direct].run_ms, 0.5);
   EXPECT_DOUBLE_EQ(e[Algorithm::Im2colGemm].setup_ms, 1.5);
   EXPECT_DOUBLE_EQ(e[Algorithm::Im2colGemm].run_ms, 0.25);

@@ -470,11 +470,15 @@ TEST(Validation, QueriesOnValidProblems) {
   EXPECT_TRUE(ref.ok);
   EXPECT_TRUE(ref.reason.empty());
   EXPECT_EQ(workspace_bytes(spec, xs, ws, DType::F32, Algorithm::Reference), 0u);
+  // Fft: the forward pass of every spec, the backward passes not (yet).
   const Support fft = supports(spec, xs, ws, DType::F32, Algorithm::Fft);
-  EXPECT_FALSE(fft.ok);
-  EXPECT_FALSE(static_cast<bool>(fft));
-  EXPECT_NE(fft.reason.find("Fft"), std::string::npos) << fft.reason;
-  EXPECT_TRUE(throws_with([&] { (void)workspace_bytes(spec, xs, ws, DType::F32, Algorithm::Fft); },
+  EXPECT_TRUE(fft.ok) << fft.reason;
+  EXPECT_EQ(fft.variant, "fft/whole+gemm");
+  EXPECT_GT(workspace_bytes(spec, xs, ws, DType::F32, Algorithm::Fft), 0u);
+  const Support fft_dx = supports(spec, xs, ws, DType::F32, Algorithm::Fft, Direction::BackwardData);
+  EXPECT_FALSE(fft_dx.ok);
+  EXPECT_FALSE(fft_dx.reason.empty());
+  EXPECT_TRUE(throws_with([&] { (void)workspace_bytes(spec, xs, ws, DType::F32, Algorithm::Fft, Direction::BackwardFilter); },
                           Status::NotSupported, {"Fft"}));
   // The other algorithms are being built: either they support this plain
   // problem, or they say why not -- and workspace_bytes agrees with supports.

@@ -429,4 +429,9 @@ void fft_forward(Exec& ex, const FftChoice& ch, std::int64_t N, const T* x, cons
 CONVKIT_EXPORT std::size_t fft_plan_cache_entries(const Context& ctx);
 CONVKIT_EXPORT std::size_t fft_plan_cache_capacity();
 
+/// The work area cuFFT asks for to run transform `t` in one call (its plan,
+/// made through ctx's cache): what the workspace's `work` reserve must hold.
+/// For the GPU tests that check the reserve.
+CONVKIT_EXPORT std::size_t fft_work_area_bytes(Context& ctx, const FftTransform& t, DType dt);
+
 }  // namespace convkit::detail

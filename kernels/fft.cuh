@@ -69,6 +69,10 @@ struct FftAxis {
   std::int64_t bz = 1;   ///< full-resolution outputs per block: n - L + 1
   std::int64_t nb = 1;   ///< blocks: ceil(Z / bz)
   std::int64_t off = 0;  ///< extraction offset in a block's result: 0, or L-1 under Mode::Convolution
+  /// Circular boundary computed natively: one transform of n = D points of x
+  /// itself (no padded copy); the transform's wrap-around is the boundary,
+  /// and output t reads the result at (t - lo + off) mod D.
+  bool native = false;
 };
 
 /// The whole geometry of one Fft problem at chosen transform sizes.
@@ -86,8 +90,15 @@ struct FftGeometry {
   bool pointwise = false;  ///< Cg == Kg == 1: an elementwise product, no GEMM
 };
 
-/// The axis of slot `a` of a validated problem at transform length n (>= L).
-inline FftAxis fft_axis(const ConvProblem& p, int a, std::int64_t n) {
+/// Whether slot `a` can take the circular boundary natively: Circular, and
+/// the dilated kernel fits one period (L <= D).
+inline bool fft_native_circular_allowed(const ConvProblem& p, int a) {
+  return p.boundary == Boundary::Circular && p.dilation[a] * (p.ker[a] - 1) + 1 <= p.in[a];
+}
+
+/// The axis of slot `a` of a validated problem at transform length n (>= L;
+/// n = D when native).
+inline FftAxis fft_axis(const ConvProblem& p, int a, std::int64_t n, bool native = false) {
   FftAxis x;
   x.D = p.in[a];
   x.lo = p.pad_lo[a];
@@ -102,12 +113,18 @@ inline FftAxis fft_axis(const ConvProblem& p, int a, std::int64_t n) {
   x.bz = n - x.L + 1;
   x.nb = (x.Z + x.bz - 1) / x.bz;
   x.off = p.mode == Mode::Convolution ? x.L - 1 : 0;
+  if (native) {
+    x.native = true;
+    x.bz = n;
+    x.nb = 1;
+  }
   return x;
 }
 
 /// The geometry of a validated problem with transform lengths n[3] (n[a] = 1
-/// on unused slots, n[a] >= L on used ones).
-inline FftGeometry fft_geometry(const ConvProblem& p, const std::int64_t n[3]) {
+/// on unused slots, n[a] >= L on used ones; native[a]: the circular boundary
+/// natively on that axis, with n[a] = D).
+inline FftGeometry fft_geometry(const ConvProblem& p, const std::int64_t n[3], const bool* native = nullptr) {
   FftGeometry g;
   g.dims = p.dims;
   g.C = p.C;
@@ -123,7 +140,7 @@ inline FftGeometry fft_geometry(const ConvProblem& p, const std::int64_t n[3]) {
   g.blocks = 1;
   g.points = 1;
   for (int a = 0; a < 3; ++a) {
-    g.ax[a] = fft_axis(p, a, n[a]);
+    g.ax[a] = fft_axis(p, a, n[a], native && native[a]);
     g.blocks *= g.ax[a].nb;
     g.points *= g.ax[a].n;
   }
@@ -148,6 +165,10 @@ CONVKIT_HD std::int64_t fft_block_source(const FftGeometry& g, std::int64_t blk,
   fft_split3(blk, g.ax[1].nb, g.ax[2].nb, b[0], b[1], b[2]);
   fft_split3(j, g.ax[1].n, g.ax[2].n, q[0], q[1], q[2]);
   for (int a = 0; a < 3; ++a) {
+    if (g.ax[a].native) {  // x itself, one period
+      src[a] = q[a];
+      continue;
+    }
     const std::int64_t pos = b[a] * g.ax[a].bz + q[a];  // position in the padded copy
     if (pos >= g.ax[a].E) return -1;
     src[a] = fold_index(pos - g.ax[a].lo, g.ax[a].D, g.boundary);
@@ -216,6 +237,10 @@ CONVKIT_HD std::int64_t fft_result_index(const FftGeometry& g, std::int64_t e, s
   std::int64_t blk = 0, j = 0;
   for (int a = 0; a < 3; ++a) {
     const std::int64_t t = o[a] * g.ax[a].s;  // full-resolution position
+    if (g.ax[a].native) {  // one block; the period wraps (t - lo >= -D: pads <= D)
+      j = j * g.ax[a].n + (t - g.ax[a].lo + g.ax[a].off + g.ax[a].n) % g.ax[a].n;
+      continue;
+    }
     blk = blk * g.ax[a].nb + t / g.ax[a].bz;
     j = j * g.ax[a].n + t % g.ax[a].bz + g.ax[a].off;
   }

@@ -128,6 +128,16 @@ std::size_t fft_plan_cache_entries(const Context& ctx) {
 std::size_t fft_plan_cache_capacity() { return kFftPlanCacheCapacity; }
 
 namespace {
+FftPlanCache& plan_cache(ContextState& ctx);
+FftPlanKey plan_key(const FftTransform& t, DType dt, std::int64_t batch);
+}  // namespace
+
+std::size_t fft_work_area_bytes(Context& ctx, const FftTransform& t, DType dt) {
+  ContextState& s = *ctx.state();
+  return plan_cache(s).get(plan_key(t, dt, t.batch), s.stream()).work;
+}
+
+namespace {
 
 FftPlanCache& plan_cache(ContextState& ctx) {
   if (!ctx.fft_plans) ctx.fft_plans = std::make_shared<FftPlanCache>();

@@ -158,47 +158,64 @@ struct FftChoice {
   std::size_t min_bytes = 0;   ///< the least workspace any configuration of this problem runs with
   std::size_t full_bytes = 0;  ///< the chosen configuration over the whole batch at once
   bool overlap_save() const {
-    return geo.blocks > 1 || geo.ax[0].n < geo.ax[0].Z + geo.ax[0].L - 1 ||
-           geo.ax[1].n < geo.ax[1].Z + geo.ax[1].L - 1 || geo.ax[2].n < geo.ax[2].Z + geo.ax[2].L - 1;
+    for (const FftAxis& a : geo.ax)
+      if (!a.native && (a.nb > 1 || a.n < a.Z + a.L - 1)) return true;
+    return false;
   }
-  /// Support::variant: "fft/whole" or "fft/overlap-save", "+pointwise" or "+gemm".
+  bool native_circular() const { return geo.ax[0].native || geo.ax[1].native || geo.ax[2].native; }
+  /// Support::variant: "fft/whole" or "fft/overlap-save", "-circular" where an
+  /// axis takes the circular boundary natively, then "+pointwise" or "+gemm".
   std::string variant() const {
-    return std::string(overlap_save() ? "fft/overlap-save" : "fft/whole") + (geo.pointwise ? "+pointwise" : "+gemm");
+    return std::string(overlap_save() ? "fft/overlap-save" : "fft/whole") + (native_circular() ? "-circular" : "") +
+           (geo.pointwise ? "+pointwise" : "+gemm");
   }
 };
 
 namespace fft_choice {
 
-/// Transform lengths an axis may use: the whole signal (the fast length >=
-/// Z + L - 1) and the powers of two from the kernel span up to it (the
-/// overlap-save blocks). Empty when even the kernel span is too long.
-inline std::vector<std::int64_t> candidates(const ConvProblem& p, int a, bool used) {
-  std::vector<std::int64_t> c;
-  if (!used) return {1};
+/// A transform length an axis may use, and whether it takes the circular
+/// boundary natively (n = D, x itself).
+struct Candidate {
+  std::int64_t n = 1;
+  bool native = false;
+};
+
+/// The candidates of an axis: the whole signal (the fast length >= Z + L -
+/// 1), the powers of two from the kernel span up to it (the overlap-save
+/// blocks), and under Circular with a fast D >= L the native period. Empty
+/// when even the kernel span is too long.
+inline std::vector<Candidate> candidates(const ConvProblem& p, int a, bool used) {
+  std::vector<Candidate> c;
+  if (!used) return {Candidate{}};
   const std::int64_t L = p.dilation[a] * (p.ker[a] - 1) + 1;
   const std::int64_t Z = (p.out[a] - 1) * p.stride[a] + 1;
   const std::int64_t whole = fft_next_fast_len(add_sat(Z, L - 1));
   for (std::int64_t n = 16; n <= kFftMaxLength; n *= 2) {
     if (whole > 0 && n >= whole) break;
-    if (n >= L) c.push_back(n);
+    if (n >= L) c.push_back(Candidate{n, false});
   }
-  if (whole > 0) c.push_back(whole);
+  if (whole > 0) c.push_back(Candidate{whole, false});
+  if (fft_native_circular_allowed(p, a) && fft_is_fast_len(p.in[a]) && p.in[a] <= kFftMaxLength)
+    c.push_back(Candidate{p.in[a], true});
   return c;
 }
 
-/// Whether lengths n give a plannable geometry (counts in range), and it.
-inline bool geometry(const ConvProblem& p, const std::int64_t n[3], FftGeometry& g) {
+/// Whether candidates k give a plannable geometry (counts in range), and it.
+inline bool geometry(const ConvProblem& p, const Candidate k[3], FftGeometry& g) {
   std::int64_t points = 1, blocks = 1;
   for (int a = 0; a < 3; ++a) {
-    points = mul_sat(points, n[a]);
+    points = mul_sat(points, k[a].n);
+    if (k[a].native) continue;
     const std::int64_t L = p.dilation[a] * (p.ker[a] - 1) + 1;
     const std::int64_t Z = (p.out[a] - 1) * p.stride[a] + 1;
-    blocks = mul_sat(blocks, (Z + (n[a] - L + 1) - 1) / (n[a] - L + 1));
+    blocks = mul_sat(blocks, (Z + (k[a].n - L + 1) - 1) / (k[a].n - L + 1));
   }
   if (points > kFftMaxPoints) return false;
   // One image's blocks of every channel must make a cuBLAS / cuFFT batch.
   if (mul_sat(blocks, std::max(p.C, p.K)) > kFftMaxGemmDim) return false;
-  g = fft_geometry(p, n);
+  const std::int64_t n[3] = {k[0].n, k[1].n, k[2].n};
+  const bool native[3] = {k[0].native, k[1].native, k[2].native};
+  g = fft_geometry(p, n, native);
   return true;
 }
 
@@ -221,7 +238,7 @@ inline FftChoice fft_choose(const ConvProblem& p, DType t, std::size_t limit, bo
     if (!free.ok || free.full_bytes <= limit) return free;
   }
   FftChoice ch;
-  std::vector<std::int64_t> cand[3];
+  std::vector<fft_choice::Candidate> cand[3];
   for (int a = 0; a < 3; ++a) {
     const bool used = a >= 3 - p.dims;
     cand[a] = fft_choice::candidates(p, a, used);
@@ -233,7 +250,7 @@ inline FftChoice fft_choose(const ConvProblem& p, DType t, std::size_t limit, bo
     }
   }
   const std::int64_t N1 = std::max<std::int64_t>(p.N, 1);
-  const auto eval = [&](const std::int64_t n[3], bool by_workspace, double& value, FftGeometry& g) {
+  const auto eval = [&](const fft_choice::Candidate n[3], bool by_workspace, double& value, FftGeometry& g) {
     if (!fft_choice::geometry(p, n, g)) return false;
     const FftWorkspace w = fft_workspace(g, 1, weights_per_call, t);
     if (by_workspace) {
@@ -245,7 +262,7 @@ inline FftChoice fft_choose(const ConvProblem& p, DType t, std::size_t limit, bo
     value = c.flops / kFftFlopsPerByte + c.bytes;
     return true;
   };
-  const auto descend = [&](std::int64_t n[3], bool by_workspace) {
+  const auto descend = [&](fft_choice::Candidate n[3], bool by_workspace) {
     double best = std::numeric_limits<double>::infinity();
     FftGeometry g;
     double v = 0;
@@ -253,8 +270,8 @@ inline FftChoice fft_choose(const ConvProblem& p, DType t, std::size_t limit, bo
     if (found) best = v;
     for (int round = 0; round < 2; ++round)
       for (int a = 0; a < 3; ++a)
-        for (std::int64_t c : cand[a]) {
-          std::int64_t m[3] = {n[0], n[1], n[2]};
+        for (const fft_choice::Candidate& c : cand[a]) {
+          fft_choice::Candidate m[3] = {n[0], n[1], n[2]};
           m[a] = c;
           if (eval(m, by_workspace, v, g) && v < best) {
             best = v;
@@ -265,7 +282,7 @@ inline FftChoice fft_choose(const ConvProblem& p, DType t, std::size_t limit, bo
     return found;
   };
   // Least workspace first (from the whole-signal lengths).
-  std::int64_t n[3];
+  fft_choice::Candidate n[3];
   for (int a = 0; a < 3; ++a) n[a] = cand[a].back();
   if (!descend(n, true)) {
     ch.reason = "no transform lengths give a batch that cuFFT and cuBLAS can plan (the blocks of one image, "
@@ -411,5 +428,10 @@ void fft_forward(Exec& ex, const FftChoice& ch, std::int64_t N, const T* x, cons
 /// least recently used plan is destroyed beyond it).
 CONVKIT_EXPORT std::size_t fft_plan_cache_entries(const Context& ctx);
 CONVKIT_EXPORT std::size_t fft_plan_cache_capacity();
+
+/// The work area cuFFT asks for to run transform `t` in one call (its plan,
+/// made through ctx's cache): what the workspace's `work` reserve must hold.
+/// For the GPU tests that check the reserve.
+CONVKIT_EXPORT std::size_t fft_work_area_bytes(Context& ctx, const FftTransform& t, DType dt);
 
 }  // namespace convkit::detail

@@ -217,10 +217,10 @@ HostTensor<T> run_host_fft(const ConvProblem& p, const FftChoice& ch, const Host
 
 // The configuration with transform lengths n (bypassing the block choice).
 FftChoice forced(const ConvProblem& p, std::int64_t n0, std::int64_t n1, std::int64_t n2, std::int64_t chunk,
-                 DType t) {
+                 DType t, const bool* native = nullptr) {
   FftChoice ch;
   const std::int64_t n[3] = {n0, n1, n2};
-  ch.geo = detail::fft_geometry(p, n);
+  ch.geo = detail::fft_geometry(p, n, native);
   ch.chunk = chunk;
   ch.ws = detail::fft_workspace(ch.geo, chunk, true, t);
   ch.ok = true;
@@ -448,6 +448,51 @@ TEST(FftPipeline, ForcedBlockSizesRoundToTheExactAnswer) {
                 << boundary_name(bd) << " " << mode_name(m) << " s " << s << " n " << n1 << "x" << n2;
           }
       }
+}
+
+// Circular natively: one transform of x itself per axis (n = D), the
+// transform's wrap-around being the boundary; pads up to D, both modes,
+// stride, dilation, and an axis mixing native and padded handling.
+TEST(FftPipeline, NativeCircularRoundsToTheExactAnswer) {
+  std::uint64_t seed = 300;
+  for (Mode m : {Mode::CrossCorrelation, Mode::Convolution})
+    for (std::int64_t s : {1, 3})
+      for (const auto& pad : {std::pair<std::int64_t, std::int64_t>{2, 2}, {0, 3}, {12, 12}, {5, 0}}) {
+        const ConvSpec spec = ConvSpec::conv2d().boundary(Boundary::Circular).mode(m).stride(s).dilation({1, 2}).padding(
+            Padding::per_dim({{1, 1}, pad}));
+        const ConvProblem p = spec.problem({2, 3, 9, 12}, {2, 3, 3, 4});
+        const HostTensor<double> x = random_ints<double>(p.x_shape(), seed += 2), w = random_ints<double>(p.w_shape(), seed + 1);
+        const test::Expected<double> e = test::expected_output<double>(spec, x, w, nullptr);
+        const bool native[3] = {false, false, true};  // rows padded, columns native
+        const FftChoice ch = forced(p, 1, 16, 12, 2, DType::F64, native);
+        ASSERT_TRUE(ch.geo.ax[2].native);
+        EXPECT_EQ(ch.geo.ax[2].nb, 1);
+        EXPECT_TRUE(rounds_to_exact(run_host_fft<double>(p, ch, x, w, nullptr), e.y))
+            << mode_name(m) << " s " << s << " pad " << pad.first << "," << pad.second;
+        const bool both[3] = {false, true, true};
+        EXPECT_TRUE(rounds_to_exact(run_host_fft<double>(p, forced(p, 1, 9, 12, 1, DType::F64, both), x, w, nullptr), e.y))
+            << "both axes native, " << mode_name(m) << " s " << s;
+      }
+}
+
+TEST(FftChoice, CircularIsNativeWhereThePeriodIsAFastLength) {
+  const ConvSpec spec = ConvSpec::conv2d().boundary(Boundary::Circular).padding(Padding::same());
+  const FftChoice fast = detail::fft_choose(spec.problem({1, 1, 64, 60}, {1, 1, 9, 9}), DType::F32,
+                                            std::numeric_limits<std::size_t>::max(), true);
+  ASSERT_TRUE(fast.ok);
+  EXPECT_TRUE(fast.geo.ax[1].native && fast.geo.ax[2].native);
+  EXPECT_EQ(fast.geo.points, 64 * 60);
+  EXPECT_EQ(fast.variant(), "fft/whole-circular+pointwise");
+  // 61 is prime: the period is not a fast length, so the folded padded copy.
+  const FftChoice prime = detail::fft_choose(spec.problem({1, 1, 64, 61}, {1, 1, 9, 9}), DType::F32,
+                                             std::numeric_limits<std::size_t>::max(), true);
+  ASSERT_TRUE(prime.ok);
+  EXPECT_FALSE(prime.geo.ax[2].native);
+  EXPECT_TRUE(detail::fft_is_fast_len(prime.geo.ax[2].n));
+  // A kernel longer than the period cannot be native.
+  const ConvProblem wide = ConvSpec::conv1d().boundary(Boundary::Circular).padding(Padding::per_dim({{8, 8}})).problem(
+      {1, 1, 8}, {1, 1, 9});
+  for (const auto& c : detail::fft_choice::candidates(wide, 2, true)) EXPECT_FALSE(c.native);
 }
 
 TEST(FftPipeline, GroupsRunOneGemmPerGroupAndDepthwiseNone) {

@@ -252,9 +252,10 @@ inline SampleCheck check_samples(const std::vector<double>& got, const std::vect
 //    on |z| + |b| <= ‖z‖₂ + |b| <= S + |b|: hence + 2 and the |b| in M.
 // 6. Overlap-save. Each block transforms a segment of x̃, whose 2-norm is at
 //    most the whole extent's, so the whole-extent ‖x̃_c‖₂ bounds every block
-//    and the bound holds for either choice the library makes. (The norm of an
-//    output's own window would not do: a global transform's rounding spreads
-//    over every output.)
+//    and the bound holds for every choice the library makes (so does the
+//    circular boundary taken natively: one transform of x itself, n = D,
+//    whose norm is at most x̃'s). (The norm of an output's own window would
+//    not do: a global transform's rounding spreads over every output.)
 //
 // The bound still catches a wrong result: on small-integer data of moderate
 // size (a 32 x 32 image, 4 channels, 5 x 5 taps, values in [-3, 3], f32) it

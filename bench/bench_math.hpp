@@ -1,6 +1,7 @@
 // Pure helpers of convkit-bench: statistics over timings, the roofline
 // ceilings and fractions, which output elements to check against the
-// reference and with what tolerance, cuDNN's symmetric-padding view of a
+// reference and with what tolerance (the per-element one and the FFT path's
+// normwise one), cuDNN's symmetric-padding view of a
 // problem, the performance targets and their bound formulas, and small text
 // utilities. No CUDA here, so the CPU tests (tests/test_bench_math.cpp)
 // cover all of it.
@@ -8,6 +9,8 @@
 
 #include <convkit/spec.hpp>
 #include <convkit/types.hpp>
+
+#include "indexing.cuh"  // fold_index: the boundary extension every path uses
 
 #include <algorithm>
 #include <cmath>
@@ -190,6 +193,152 @@ inline SampleCheck check_samples(const std::vector<double>& got, const std::vect
   return c;
 }
 
+// ------------------------------------------------------------ FFT tolerance
+
+// Algorithm::Fft is not exact on integer data and its error is normwise, so
+// it gets its own bound instead of tolerance_factor's per-element one:
+//
+//     |y[n,k,o] - y_ref[n,k,o]| <= fft_tolerance_factor(t, p) * M[n,k],
+//     M[n,k] = Σ_{c<C/G} ‖x̃_c‖₂ · ‖w_kc‖₁ + |b[k]|        (fft_magnitudes)
+//     factor = ε · (3·c·(L + 1) + 2·C/G + 5),  c = kFftStageConstant = 16,
+//     L = log₂ of the transform's points bound            (fft_log2_points_bound)
+//
+// with ε the unit roundoff (2^-24 for f32, 2^-53 for f64), x_c = x[n, g·C/G+c]
+// and x̃_c its boundary extension over the whole padded extent. Derivation
+// (first order in ε; the margin in c covers the second-order terms, which are
+// below 1e-3 relative for f32 at any size that fits a device):
+//
+// 1. One transform. A Cooley-Tukey FFT of n = 2^a·3^b·5^c·7^d points is a
+//    product of sparse stage matrices: per stage, radix-r butterflies (small
+//    DFTs whose entries have modulus 1) and twiddles of modulus 1. A
+//    radix-r stage rounds each output by at most η_r·Σ|its inputs| with
+//    η_r ≈ (r + 6)·ε (an r-term complex sum, the complex products, the
+//    twiddle's own error); in the 2-norm that is η_r·√r relative to the
+//    stage's output (‖|B|‖₂ = r, ‖B·v‖₂ = √r·‖v‖₂), i.e. ≤ 12.9·ε per
+//    log₂ of the points for every radix up to 8 (radix 2: 10.9, 3: 9.5,
+//    5: 10.3, 7: 12.0, 8: 12.9; Higham, Accuracy and Stability of Numerical
+//    Algorithms, §24.1, gets 6.7 for radix 2). Larger radices are factored
+//    into these inside the library's kernels, and 7-smooth sizes need no
+//    Bluestein. The R2C / C2R pre- and post-processing is one more
+//    twiddle-and-butterfly stage. So, with c = 16 for margin:
+//        ‖fl(F v) - F v‖₂ <= c·ε·(log₂n + 1)·‖F v‖₂ = c·ε·(log₂n + 1)·√n·‖v‖₂.
+//    Along every stage the modulus-1 entries give exactly one path from each
+//    input to each output, so the same constant also bounds each element:
+//        |fl(F v) - F v|_f <= c·ε·(log₂n + 1)·‖v‖₁.
+//    A transform over several axes composes the axes' stages: log₂n becomes
+//    Σ_a log₂n_a = log₂Πn_a, which fft_log2_points_bound bounds from above
+//    (no n_a exceeds the power of two >= 2·max(E_a, L_a)).
+// 2. Spectra. X_c = F x̃_c (zero-padded to n; a copy, exact): ‖X_c‖₂ = √n‖x̃_c‖₂,
+//    error ‖ΔX_c‖₂ <= c·ε·(L+1)·√n·‖x̃_c‖₂ (2-norm form). W_kc = F w_kc (the
+//    kernel dilated by inserting zeros and flipped or conjugated per mode,
+//    all exact): |W_kc|_f <= ‖w_kc‖₁ and |ΔW_kc|_f <= c·ε·(L+1)·‖w_kc‖₁
+//    (elementwise form).
+// 3. The GEMM. P_k = Σ_c X_c·conj(W_kc) per frequency: a complex product
+//    rounds by <= 2√2·ε relative, a sum of C/G complex terms by
+//    <= √2·(C/G - 1)·ε·Σ|terms|; both <= (2·C/G + 2)·ε·Σ_c |X_c|·|W_kc|.
+//    With ‖Σ_c |X_c|·|W_kc|‖₂ <= Σ_c ‖X_c‖₂·max_f|W_kc| <= √n·S,
+//    S = Σ_c ‖x̃_c‖₂·‖w_kc‖₁, and the spectra's errors carried through the
+//    product the same way (‖ΔX_c ⊙ W_kc‖₂ <= ‖ΔX_c‖₂·max|W_kc|,
+//    ‖X_c ⊙ ΔW_kc‖₂ <= ‖X_c‖₂·max|ΔW_kc|):
+//        ‖ΔP_k‖₂ <= (2·c·(L+1) + 2·C/G + 2)·ε·√n·S,   ‖P_k‖₂ <= √n·S.
+// 4. The inverse and the scale. z = F^H P / n: the inverse's own rounding
+//    adds c·ε·(L+1)·‖F^H P‖₂ / n = c·ε·(L+1)·‖P‖₂/√n <= c·ε·(L+1)·S, the
+//    propagated ‖F^H ΔP‖₂ / n = ‖ΔP‖₂/√n, and the scale by 1/Πn one ε·|z|.
+//    So the error vector of the transform block is
+//        ‖Δz‖₂ <= (3·c·(L+1) + 2·C/G + 3)·ε·S.
+// 5. Per element. Every output element's error is at most the 2-norm of its
+//    block's error vector; subsampling by the stride picks elements and adds
+//    nothing. Adding the bias and rounding to the output type cost one ε each
+//    on |z| + |b| <= ‖z‖₂ + |b| <= S + |b|: hence + 2 and the |b| in M.
+// 6. Overlap-save. Each block transforms a segment of x̃, whose 2-norm is at
+//    most the whole extent's, so the whole-extent ‖x̃_c‖₂ bounds every block
+//    and the bound holds for every choice the library makes (so does the
+//    circular boundary taken natively: one transform of x itself, n = D,
+//    whose norm is at most x̃'s). (The norm of an output's own window would
+//    not do: a global transform's rounding spreads over every output.)
+//
+// The bound still catches a wrong result: on small-integer data of moderate
+// size (a 32 x 32 image, 4 channels, 5 x 5 taps, values in [-3, 3], f32) it
+// is about 0.5, so an output off by one unit fails; tests/test_bench_math.cpp
+// checks that and that a simulated FFT result passes. It is not per element:
+// on large random problems it is far above one output's size, so the
+// reference comparison of Fft rows mainly guards against gross errors (a
+// wrong boundary, shift or channel), which remain much larger.
+
+/// The constant c of the FFT bound above: rounding of one transform per
+/// log₂ of its points, relative in the 2-norm, in units of ε.
+inline constexpr double kFftStageConstant = 16.0;
+
+/// log2 of an upper bound on the points of one transform of problem p (Π over the
+/// problem's spatial axes of the power of two >= 2·max(E_a, L_a)), >= 1.
+inline double fft_log2_points_bound(const ConvProblem& p) {
+  double bits = 0;
+  for (int a = 3 - p.dims; a < 3; ++a) {
+    const std::int64_t extent = p.in[a] + p.pad_lo[a] + p.pad_hi[a];  // E_a
+    const std::int64_t span = p.dilation[a] * (p.ker[a] - 1) + 1;     // L_a
+    const std::int64_t need = 2 * std::max(extent, span);
+    int b = 0;
+    while ((std::int64_t(1) << b) < need) ++b;
+    bits += b;
+  }
+  return std::max(bits, 1.0);
+}
+
+/// Tolerance factor for Algorithm::Fft: |y[n,k,o] - y_ref| <= factor * fft_magnitude[n*K + k].
+inline double fft_tolerance_factor(DType t, const ConvProblem& p) {
+  const double eps = t == DType::F32 ? std::ldexp(1.0, -24) : std::ldexp(1.0, -53);
+  const double L = fft_log2_points_bound(p);
+  return eps * (3 * kFftStageConstant * (L + 1) + 2 * double(p.Cg()) + 5);
+}
+
+/// Per (image, output channel) magnitude, row-major [N, K]: Σ_{c<C/G} ‖x̃[n, g·C/G+c]‖₂ · ‖w[k,c]‖₁ + |b[k]|,
+/// x̃ the boundary-extended input over the whole padded extent (all positions -lo..D-1+hi on each axis,
+/// folded with convkit::detail::fold_index from kernels/indexing.cuh, zero where it reads an implicit zero).
+/// x: [N, C, spatial] and w: [K, C/G, taps] row-major as doubles, b null without bias.
+inline std::vector<double> fft_magnitudes(const ConvProblem& p, const double* x, const double* w, const double* b) {
+  // Squared norms of every extended input channel, [N, C].
+  const std::int64_t plane = p.in_spatial();
+  std::vector<double> xnorm(static_cast<std::size_t>(p.N * p.C));
+  for (std::int64_t nc = 0; nc < p.N * p.C; ++nc) {
+    const double* xc = x + nc * plane;
+    double s = 0;
+    for (std::int64_t e0 = -p.pad_lo[0]; e0 < p.in[0] + p.pad_hi[0]; ++e0) {
+      const std::int64_t q0 = detail::fold_index(e0, p.in[0], p.boundary);
+      if (q0 < 0) continue;
+      for (std::int64_t e1 = -p.pad_lo[1]; e1 < p.in[1] + p.pad_hi[1]; ++e1) {
+        const std::int64_t q1 = detail::fold_index(e1, p.in[1], p.boundary);
+        if (q1 < 0) continue;
+        for (std::int64_t e2 = -p.pad_lo[2]; e2 < p.in[2] + p.pad_hi[2]; ++e2) {
+          const std::int64_t q2 = detail::fold_index(e2, p.in[2], p.boundary);
+          if (q2 < 0) continue;
+          const double v = xc[(q0 * p.in[1] + q1) * p.in[2] + q2];
+          s += v * v;
+        }
+      }
+    }
+    xnorm[static_cast<std::size_t>(nc)] = std::sqrt(s);
+  }
+  // 1-norms of every filter, [K, C/G].
+  const std::int64_t taps = p.ker_spatial(), Cg = p.Cg(), Kg = p.Kg();
+  std::vector<double> wnorm(static_cast<std::size_t>(p.K * Cg));
+  for (std::int64_t kc = 0; kc < p.K * Cg; ++kc) {
+    double s = 0;
+    for (std::int64_t i = 0; i < taps; ++i) s += std::abs(w[kc * taps + i]);
+    wnorm[static_cast<std::size_t>(kc)] = s;
+  }
+  std::vector<double> m(static_cast<std::size_t>(p.N * p.K));
+  for (std::int64_t n = 0; n < p.N; ++n) {
+    for (std::int64_t k = 0; k < p.K; ++k) {
+      const std::int64_t g = k / Kg;
+      double s = b ? std::abs(b[k]) : 0.0;
+      for (std::int64_t c = 0; c < Cg; ++c)
+        s += xnorm[static_cast<std::size_t>(n * p.C + g * Cg + c)] * wnorm[static_cast<std::size_t>(k * Cg + c)];
+      m[static_cast<std::size_t>(n * p.K + k)] = s;
+    }
+  }
+  return m;
+}
+
 // ------------------------------------------------------------ cuDNN's view
 
 /// cuDNN pads symmetrically, so a problem with pad_lo != pad_hi (`same` with
@@ -247,7 +396,22 @@ inline constexpr double kToeplitzCopyFraction = 0.75;      ///< matrix bytes per
 inline constexpr double kSetWeightsPerProduct = 1.0;       ///< Toeplitz set_weights / one product
 inline constexpr double kTunedOverBest = 1.05;             ///< auto-tuned time / best algorithm's time
 inline constexpr double kCostModelOverBest = 1.3;          ///< auto (cost model) time / best algorithm's time
+inline constexpr double kFftOverFloor = 2.0;          ///< fft time / its transforms-only floor
+inline constexpr double kFftSpeedupOverDirect = 5.0;  ///< 4096 taps: direct time / fft time
+inline constexpr double kFftSpeedupOverCudnn = 3.0;   ///< large kernels: cuDNN's best time / fft time
+/// Auto's choice between Fft and the fastest other algorithm counts as right
+/// either way when their times are within this ratio (run-to-run noise).
+inline constexpr double kAutoFftTie = 1.05;
 }  // namespace target
+
+/// Whether Auto chose right between Fft and the fastest other algorithm:
+/// Fft exactly where it measured faster, unless the two are within
+/// target::kAutoFftTie of each other. False when either time is missing.
+inline bool auto_fft_choice_right(bool chose_fft, double fft_ms, double other_ms) {
+  if (!(fft_ms > 0) || !(other_ms > 0) || !std::isfinite(fft_ms) || !std::isfinite(other_ms)) return false;
+  if (std::max(fft_ms, other_ms) <= target::kAutoFftTie * std::min(fft_ms, other_ms)) return true;
+  return chose_fft == (fft_ms < other_ms);
+}
 
 /// a / b, NaN unless both are finite and b > 0 (a missing measurement stays
 /// missing instead of turning into 0 or infinity).

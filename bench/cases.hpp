@@ -1,7 +1,7 @@
-// The benchmark's problem table: three suites (long 1-D signals with the
+// The benchmark's problem table: four suites (long 1-D signals with the
 // Toeplitz SpMV / SpMM shapes, a 4K single-channel image, ResNet-50 / VGG-16
-// layers), each in a full and a --quick size, and which cases carry the
-// direct path's performance targets. Header-only and CUDA-free so the CPU
+// layers, and large kernels for the Fft path), each in a full and a --quick
+// size, and which cases carry the direct and Fft paths' performance targets. Header-only and CUDA-free so the CPU
 // tests can check that every case is a valid problem.
 #pragma once
 
@@ -26,11 +26,16 @@ struct Case {
   ConvSpec spec;
   Shape x, w;
   DirectTarget direct_target = DirectTarget::None;
+  /// Fft targets (docs/PERF.md): a large-kernel case, where Fft must beat
+  /// cuDNN's best by kFftSpeedupOverCudnn; and the 4096-tap case, where it
+  /// must also beat Direct by kFftSpeedupOverDirect.
+  bool fft_large_kernel = false;
+  bool fft_over_direct = false;
 };
 
 /// The suites convkit-bench knows, in the order they run.
 inline const std::vector<std::string>& suite_names() {
-  static const std::vector<std::string> names{"signal1d", "image2d", "cnn"};
+  static const std::vector<std::string> names{"signal1d", "image2d", "cnn", "large-kernel"};
   return names;
 }
 
@@ -61,10 +66,16 @@ inline Case layer(const std::string& label, std::int64_t n, std::int64_t c, std:
               Shape{k_out, c, k, k}};
 }
 
+// A single-channel D^3 volume with a 'same'-padded k^3 filter.
+inline Case volume(std::int64_t size, std::int64_t k) {
+  return Case{"", std::to_string(size) + "^3 k=" + std::to_string(k) + "^3",
+              ConvSpec::conv3d().padding(Padding::same()), Shape{1, 1, size, size, size}, Shape{1, 1, k, k, k}};
+}
+
 }  // namespace detail_cases
 
-/// The cases of one suite ("signal1d", "image2d" or "cnn"); empty for an
-/// unknown name. `quick` shrinks sizes and batches so that every suite with
+/// The cases of one suite ("signal1d", "image2d", "cnn" or "large-kernel");
+/// empty for an unknown name. `quick` shrinks sizes and batches so that every suite with
 /// every algorithm runs in seconds; the shapes' character (kernel sizes,
 /// channels, strides) stays the same.
 inline std::vector<Case> suite_cases(const std::string& suite, bool quick) {
@@ -99,6 +110,22 @@ inline std::vector<Case> suite_cases(const std::string& suite, bool quick) {
     v.push_back(layer("resnet50 stem 7x7/2 224^2 3->64", n, 3, 64, 224, 7, 2, 3));
     v.push_back(layer("vgg16 conv1_2 3x3 224^2 64->64", quick ? 2 : 32, 64, 64, 224, 3, 1, 1));
     v.push_back(layer("3x3 14^2 256->256", 1, 256, 256, 14, 3, 1, 1));
+  } else if (suite == "large-kernel") {
+    // Where the Fft path should win: long kernels over long signals, large 2-D
+    // and 3-D filters, all 'same'-padded; and one CNN layer with 7 x 7
+    // filters where it competes with the GEMM-based paths (Auto's choice).
+    // The 2^24 k=4096 signal repeats signal1d's so that this suite alone
+    // holds every Fft target case.
+    const int len = quick ? 20 : 24;
+    v.push_back(signal("", len, 4096));
+    v.back().fft_over_direct = true;
+    v.push_back(signal("", len, 65536));
+    const std::int64_t w = quick ? 1920 : 3840, h = quick ? 1080 : 2160;
+    for (std::int64_t k : {63, 127}) v.push_back(image(w, h, k));
+    v.push_back(volume(quick ? 128 : 256, 15));
+    for (Case& c : v) c.fft_large_kernel = true;
+    v.push_back(layer("7x7 56^2 64->64", quick ? 4 : 32, 64, 64, 56, 7, 1, 3));
+    for (Case& c : v) c.suite = suite;
   }
   return v;
 }

@@ -211,7 +211,7 @@ struct CudnnConv::Impl {
 };
 
 CudnnConv::CudnnConv(cudaStream_t stream, const ConvProblem& p, DType t, const void* x, const void* w,
-                     std::size_t workspace_cap)
+                     std::size_t workspace_cap, CudnnForward which)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.stream = stream;
@@ -221,6 +221,27 @@ CudnnConv::CudnnConv(cudaStream_t stream, const ConvProblem& p, DType t, const v
   describe(m.d, p, t);
   cudnnHandle_t h = handle().h;
   check(cudnnSetStream(h, stream), "cudnnSetStream");
+
+  if (which != CudnnForward::Best) {
+    // A forced algorithm: cuDNN supports the problem with it where its
+    // workspace query succeeds. The math type stays FMA for float (the FFT
+    // algorithms have no tensor-core variant), the default for double.
+    m.algo = which == CudnnForward::Fft ? CUDNN_CONVOLUTION_FWD_ALGO_FFT : CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING;
+    std::size_t bytes = 0;
+    const cudnnStatus_t st =
+        cudnnGetConvolutionForwardWorkspaceSize(h, m.d.x_desc, m.d.w_desc, m.d.conv_desc, m.d.y_desc, m.algo, &bytes);
+    if (st != CUDNN_STATUS_SUCCESS)
+      throw CudnnUnsupported(std::string(algo_name(m.algo)) + " does not take this problem (workspace query: " +
+                             cudnnGetErrorString(st) + ")");
+    if (bytes > workspace_cap)
+      throw CudnnUnsupported(std::string(algo_name(m.algo)) + " needs " + std::to_string(bytes) +
+                             " bytes of workspace, over the cap of " + std::to_string(workspace_cap));
+    m.y.allocate(m.d.y_bytes, "cudaMalloc (cuDNN output)");
+    m.ws.allocate(bytes, "cudaMalloc (cuDNN workspace)");
+    check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    return;
+  }
+
   m.y.allocate(m.d.y_bytes, "cudaMalloc (cuDNN output)");
 
   // The workspace Find may use: the largest any algorithm asks for, within

@@ -30,17 +30,25 @@ bool cudnn_available(std::string* why);
 /// "9.1.0", from the loaded library.
 std::string cudnn_version();
 
+/// Which cuDNN forward algorithm a CudnnConv runs: the fastest that Find
+/// measures, or one forced (CUDNN_CONVOLUTION_FWD_ALGO_FFT / _FFT_TILING, the
+/// baselines of convkit's Fft path) wherever cuDNN's workspace query accepts
+/// the problem.
+enum class CudnnForward { Best, Fft, FftTiling };
+
 /// One cuDNN forward convolution prepared for fixed shapes: NCHW (NCDHW)
 /// tensors, cross-correlation or convolution mode, FMA math only (no TF32
 /// tensor cores for float, like convkit's default), the fastest algorithm
-/// that cudnnFindConvolutionForwardAlgorithmEx measures, its workspace
-/// allocated. Padding is symmetric in cuDNN; see SymmetricView.
+/// that cudnnFindConvolutionForwardAlgorithmEx measures (or the forced one),
+/// its workspace allocated. Padding is symmetric in cuDNN; see SymmetricView.
 class CudnnConv {
  public:
   /// x and w are device tensors of `p`'s shapes; the output is allocated
-  /// here. Throws CudnnUnsupported. `workspace_cap` bounds the workspace.
+  /// here. Throws CudnnUnsupported, also when a forced algorithm's workspace
+  /// query fails or its workspace exceeds `workspace_cap`, which bounds the
+  /// workspace.
   CudnnConv(cudaStream_t stream, const ConvProblem& p, DType t, const void* x, const void* w,
-            std::size_t workspace_cap);
+            std::size_t workspace_cap, CudnnForward which = CudnnForward::Best);
   ~CudnnConv();
   CudnnConv(const CudnnConv&) = delete;
   CudnnConv& operator=(const CudnnConv&) = delete;
@@ -52,7 +60,8 @@ class CudnnConv {
   std::size_t y_bytes() const;
   /// Where convkit's output elements sit in y().
   const SymmetricView& view() const;
-  /// The algorithm Find chose, e.g. "IMPLICIT_PRECOMP_GEMM", and its workspace.
+  /// The algorithm Find chose (or the forced one), e.g. "IMPLICIT_PRECOMP_GEMM",
+  /// and its workspace.
   std::string algorithm() const;
   std::size_t workspace_bytes() const;
 

@@ -13,7 +13,7 @@ std::string cudnn_version() { return {}; }
 
 struct CudnnConv::Impl {};
 
-CudnnConv::CudnnConv(cudaStream_t, const ConvProblem&, DType, const void*, const void*, std::size_t) {
+CudnnConv::CudnnConv(cudaStream_t, const ConvProblem&, DType, const void*, const void*, std::size_t, CudnnForward) {
   throw CudnnUnsupported("cuDNN not built in");
 }
 CudnnConv::~CudnnConv() = default;

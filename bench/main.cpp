@@ -2,22 +2,26 @@
 // --direction, each backward pass too: see run_backward_rows) it makes
 // seeded small-integer inputs, computes reference values of a few hundred
 // sampled outputs on the CPU (convkit::reference::conv_sampled), uploads the
-// inputs once, then for each algorithm -- cuDNN first, then convkit's Direct,
-// Im2colGemm, SparseToeplitz, Auto (cost model) and Auto tuned, through
-// ConvPlan -- warms up, checks, times the median of many L2-flushed runs with
-// CUDA events on the context's stream, checks again, and prints a table row
-// with its '^' detail lines (Im2colGemm's halves timed apart through the
-// library's benchmark hooks, the Toeplitz matrix traffic, Auto against the
-// best algorithm). A (case, algorithm) that is not supported is a "skipped
-// (reason)" row, so the program runs whatever subset of algorithms the
-// library provides. The run ends with a markdown table of the performance
-// targets (targets.hpp). See --help for the options.
+// inputs once, then for each algorithm -- cuDNN first (its best algorithm,
+// then FFT and FFT_TILING forced), then convkit's Direct, Im2colGemm,
+// SparseToeplitz, the Fft path's transforms-only floor, Fft, Auto (cost model)
+// and Auto tuned, through ConvPlan -- warms up, checks, times the median of
+// many L2-flushed runs with CUDA events on the context's stream, checks again,
+// and prints a table row with its '^' detail lines (Im2colGemm's halves timed
+// apart through the library's benchmark hooks, the Toeplitz matrix traffic,
+// Fft against its floor, Direct and cuDNN, Auto against the best algorithm).
+// FFT-based rows are checked within the normwise FFT bound (bench_math.hpp),
+// every other row within the per-element tolerance. A (case, algorithm) that
+// is not supported is a "skipped (reason)" row, so the program runs whatever
+// subset of algorithms the library provides. The run ends with a markdown
+// table of the performance targets (targets.hpp). See --help for the options.
 #include <convkit/convkit.hpp>
 
 #include "bench_math.hpp"
 #include "cases.hpp"
 #include "cudnn_baseline.hpp"
 #include "device.hpp"
+#include "fft_floor.hpp"
 #include "im2col_gemm.hpp"
 #include "options.hpp"
 #include "report.hpp"
@@ -39,6 +43,7 @@ Algorithm to_algorithm(Which w) {
     case Which::Direct: return Algorithm::Direct;
     case Which::Im2col: return Algorithm::Im2colGemm;
     case Which::Toeplitz: return Algorithm::SparseToeplitz;
+    case Which::Fft: return Algorithm::Fft;
     default: return Algorithm::Auto;  // Auto and AutoTuned: the context decides how
   }
 }
@@ -49,6 +54,7 @@ std::string label(Algorithm a) {
     case Algorithm::Direct: return "direct";
     case Algorithm::Im2colGemm: return "im2col";
     case Algorithm::SparseToeplitz: return "toeplitz";
+    case Algorithm::Fft: return "fft";
     case Algorithm::Auto: return "auto";
     default: return algorithm_name(a);
   }
@@ -95,7 +101,26 @@ struct CaseData {
   std::vector<std::int64_t> idx;  // sampled flat output indices
   std::vector<double> ref, mag;   // reference values and Σ|x·w| at idx
   double tol = 0;
+  // The normwise FFT bound at idx: fft_magnitudes of the output's (n, k),
+  // and fft_tolerance_factor.
+  std::vector<double> fft_mag;
+  double fft_tol = 0;
 };
+
+// What measure() checks an output against: the sampled indices, reference
+// values, magnitudes and tolerance factor.
+struct Checks {
+  const std::vector<std::int64_t>& idx;
+  const std::vector<double>& ref;
+  const std::vector<double>& mag;
+  double tol;
+};
+
+// The case's samples with the normwise FFT bound in place of the per-element one.
+template <class T>
+Checks fft_checks(const CaseData<T>& d) {
+  return Checks{d.idx, d.ref, d.fft_mag, d.fft_tol};
+}
 
 template <class T>
 void fill_small_ints(HostTensor<T>& t, std::uint64_t seed) {
@@ -128,6 +153,8 @@ Row base_row(const Case& c, const ConvProblem& p, Which which, DType t) {
   r.direct_target = c.direct_target == DirectTarget::MemoryBound    ? "memory"
                     : c.direct_target == DirectTarget::ComputeBound ? "compute"
                                                                     : "";
+  r.fft_large_kernel = c.fft_large_kernel;
+  r.fft_over_direct = c.fft_over_direct;
   r.status = "ok";
   return r;
 }
@@ -310,27 +337,76 @@ Row run_convkit(const Env& env, CaseData<T>& d, Which which) {
   r.set_weights_ms = median(time_runs(env.stream, std::min(env.opt.reps, 10), [&] { env.flusher.flush(); },
                                       [&] { plan.set_weights(d.w.view()); }));
 
-  measure(env, d, r, [&] { plan.run(d.x.view(), d.y.view()); }, d.y.data(), d.y.bytes(), d.idx);
+  // Fft's error is normwise: its rows (and an Auto row that chose it) are
+  // checked within that bound; every other algorithm per element.
+  const auto run_fn = [&] { plan.run(d.x.view(), d.y.view()); };
+  r.normwise_check = chosen == Algorithm::Fft;
+  if (r.normwise_check)
+    measure(env, fft_checks(d), r, run_fn, d.y.data(), d.y.bytes(), d.idx);
+  else
+    measure(env, d, r, run_fn, d.y.data(), d.y.bytes(), d.idx);
   r.variant = plan.variant();  // after running: the Toeplitz SpMM's layout is chosen at its first run
   if (chosen == Algorithm::SparseToeplitz) toeplitz_figures(env, d, r);
   if (which == Which::Im2col && r.status == "ok") im2col_split(env, d, r);
   return r;
 }
 
+// A cuDNN row: its best algorithm (Which::Cudnn), or FFT / FFT_TILING forced.
 template <class T>
-Row run_cudnn(const Env& env, CaseData<T>& d) {
+Row run_cudnn(const Env& env, CaseData<T>& d, Which which) {
   constexpr DType t = dtype_v<T>;
-  Row r = base_row(d.c, d.p, Which::Cudnn, t);
+  Row r = base_row(d.c, d.p, which, t);
   r.chosen = "cudnn";
+  const CudnnForward how = which == Which::CudnnFft         ? CudnnForward::Fft
+                           : which == Which::CudnnFftTiling ? CudnnForward::FftTiling
+                                                            : CudnnForward::Best;
   const auto t0 = std::chrono::steady_clock::now();
-  CudnnConv conv(env.stream, d.p, t, d.x.data(), d.w.data(),
-                 static_cast<std::size_t>(env.opt.workspace_gb * 1e9));
+  CudnnConv conv(env.stream, d.p, t, d.x.data(), d.w.data(), static_cast<std::size_t>(env.opt.workspace_gb * 1e9),
+                 how);
   r.plan_ms = ms_since(t0);
   r.variant = conv.algorithm();
   r.workspace_bytes = double(conv.workspace_bytes());
   std::vector<std::int64_t> where;
   for (std::int64_t i : d.idx) where.push_back(symmetric_index(d.p, conv.view(), i));
-  measure(env, d, r, [&] { conv.run(); }, static_cast<T*>(conv.y()), conv.y_bytes(), where);
+  // cuDNN's FFT algorithms (forced, or Find's pick) round like convkit's Fft:
+  // the same normwise bound (their transforms are no longer than the bound's
+  // power of two of each padded axis).
+  r.normwise_check = r.variant == "FFT" || r.variant == "FFT_TILING";
+  const auto run_fn = [&] { conv.run(); };
+  if (r.normwise_check)
+    measure(env, fft_checks(d), r, run_fn, static_cast<T*>(conv.y()), conv.y_bytes(), where);
+  else
+    measure(env, d, r, run_fn, static_cast<T*>(conv.y()), conv.y_bytes(), where);
+  return r;
+}
+
+// The Fft path's floor: only the R2C and C2R transforms a ConvPlan's call runs
+// (fft_floor.hpp), under the same workspace limit. It computes no
+// convolution, so nothing is checked; its GFLOP/s and GB/s are the
+// convolution's FLOPs and minimum bytes over its time, comparable with the
+// other rows'.
+template <class T>
+Row run_fft_floor(const Env& env, CaseData<T>& d) {
+  constexpr DType t = dtype_v<T>;
+  Row r = base_row(d.c, d.p, Which::FftTransforms, t);
+  r.chosen = "fft-transforms";
+  r.timing_only = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  FftTransformsOnly floor(env.stream, d.p, t, env.ctx.workspace_limit());
+  r.plan_ms = ms_since(t0);
+  r.variant = floor.description();
+  r.workspace_bytes = double(floor.buffer_bytes());
+  const Options& opt = env.opt;
+  const auto run_fn = [&] { floor.run(); };
+  const std::vector<double> warm = time_runs(env.stream, std::max(opt.warmup, 1), {}, run_fn);
+  r.reps = reps_within_budget(opt.reps, median(warm) * 1e-3, opt.row_budget_s, opt.quick ? 10 : opt.reps);
+  const std::vector<double> ms = time_runs(env.stream, r.reps, [&] { env.flusher.flush(); }, run_fn);
+  r.ms_median = median(ms);
+  r.ms_min = minimum(ms);
+  const double s = r.ms_median * 1e-3;
+  r.gflops = r.flops / s / 1e9;
+  r.gbs = r.min_bytes / s / 1e9;
+  r.roofline_pct = 100.0 * roofline_fraction(s, r.flops, r.min_bytes, env.peak, env.dev.copy_bandwidth);
   return r;
 }
 
@@ -410,6 +486,9 @@ Row run_convkit_backward(const Env& env, CaseData<T>& d, GradData<T>& g, Which w
   r.plan_ms = ms_since(t0);
   const Algorithm chosen = a == Algorithm::Auto ? choose_algorithm(ctx, spec, c.x, c.w, t, false, g.dir).chosen : a;
   r.chosen = label(chosen);
+  // The bench bounds Fft's normwise error for the forward pass only; a
+  // gradient by Fft (should the library add one) is not checked per element.
+  if (chosen == Algorithm::Fft) return skip(r, "no normwise bound for Fft gradients in the bench yet");
   r.variant = supports(spec, c.x, c.w, t, chosen, g.dir).variant;
   r.workspace_bytes = double(workspace_bytes(spec, c.x, c.w, t, chosen, g.dir));
   measure(env, g, r, run, g.out.data(), g.out.bytes(), g.idx);
@@ -470,8 +549,11 @@ Row guarded_row(const CaseData<T>& d, Which which, Direction dir, const std::fun
 // One forward row.
 template <class T>
 Row run_row(const Env& env, CaseData<T>& d, Which which) {
-  return guarded_row<T>(d, which, Direction::Forward,
-                        [&] { return which == Which::Cudnn ? run_cudnn(env, d) : run_convkit(env, d, which); });
+  return guarded_row<T>(d, which, Direction::Forward, [&] {
+    if (is_cudnn(which)) return run_cudnn(env, d, which);
+    if (which == Which::FftTransforms) return run_fft_floor(env, d);
+    return run_convkit(env, d, which);
+  });
 }
 
 // The rows of one backward direction of a case, cuDNN first.
@@ -498,6 +580,8 @@ void run_backward_rows(const Env& env, CaseData<T>& d, Direction dir, std::uint6
   double cudnn_ms = NAN;
   for (Which which : opt.algos) {
     if (which == Which::Cudnn && !env.cudnn_ok) continue;
+    // Forward-only rows: the forced cuDNN FFT algorithms and the Fft floor.
+    if (which == Which::CudnnFft || which == Which::CudnnFftTiling || which == Which::FftTransforms) continue;
     Row r;
     if (!why.empty()) {
       r = base_row(d.c, d.p, which, dtype_v<T>);
@@ -526,7 +610,7 @@ void run_case(const Env& env, const Case& c, std::vector<Row>& rows) {
   std::fflush(stdout);
 
   const std::uint64_t seed = opt.seed ^ fnv1a(c.suite + "/" + c.name);
-  CaseData<T> d{c, p, {}, {}, {}, {}, {}, {}, 0.0};
+  CaseData<T> d{c, p, {}, {}, {}, {}, {}, {}, 0.0, {}, 0.0};
   try {
     d.idx = sample_output_indices(p.y_shape(), opt.samples, seed + 2);
     d.ref.resize(d.idx.size());
@@ -540,6 +624,16 @@ void run_case(const Env& env, const Case& c, std::vector<Row>& rows) {
       {
         const HostTensor<T> ax = abs_copy(hx), aw = abs_copy(hw);
         reference::conv_sampled(c.spec, ax.view(), aw.view(), TensorArg(), d.idx.data(), n, d.mag.data());
+      }
+      {
+        // The normwise bound's magnitude per (n, k): norms over the whole
+        // inputs, O(N·C·padded extent + K·C/G·taps) on the host. With the
+        // sampled reference above, every forward check stays feasible
+        // whatever the case's size (2^24 samples x 65536 taps: 300 x 65536
+        // multiply-adds); only whole backward gradients have a size limit.
+        const std::vector<double> xd(hx.data(), hx.data() + hx.numel()), wd(hw.data(), hw.data() + hw.numel());
+        const std::vector<double> nk = fft_magnitudes(p, xd.data(), wd.data(), nullptr);
+        for (std::int64_t i : d.idx) d.fft_mag.push_back(nk[static_cast<std::size_t>(i / p.out_spatial())]);
       }
       d.x = DeviceTensor<T>::from_host(env.ctx, hx);
       d.w = DeviceTensor<T>::from_host(env.ctx, hw);
@@ -557,33 +651,57 @@ void run_case(const Env& env, const Case& c, std::vector<Row>& rows) {
     return;
   }
   d.tol = tolerance_factor(t, p.Cg() * p.ker_spatial());
+  d.fft_tol = fft_tolerance_factor(t, p);
 
-  const bool cudnn_requested =
-      env.cudnn_ok && std::find(opt.algos.begin(), opt.algos.end(), Which::Cudnn) != opt.algos.end();
+  const bool cudnn_requested = env.cudnn_ok && std::any_of(opt.algos.begin(), opt.algos.end(), is_cudnn);
   for (Direction dir : opt.directions)
     if (dir != Direction::Forward) run_backward_rows(env, d, dir, seed, cudnn_requested, rows);
   if (std::find(opt.directions.begin(), opt.directions.end(), Direction::Forward) == opt.directions.end()) return;
 
-  double cudnn_ms = NAN;
-  // The fastest of direct / im2col / toeplitz so far: they run before the
-  // Auto rows (Which's order), which are measured against it.
-  double best_ms = NAN;
-  std::string best_algorithm;
+  // Times of the rows run so far (Which's order), which later rows are
+  // compared with: cuDNN's Find row (the "vs cuDNN" column) and its fastest
+  // row of all three; the fastest of direct / im2col / toeplitz / fft (Auto's
+  // best) and of those but fft (Auto's choice of Fft); Direct and the Fft
+  // floor (the Fft row's targets); Fft itself.
+  double cudnn_ms = NAN, cudnn_best_ms = NAN, best_ms = NAN, other_best_ms = NAN;
+  double direct_ms = NAN, floor_ms = NAN, fft_ms = NAN;
+  std::string cudnn_best_algorithm, best_algorithm, other_best_algorithm;
+  const auto faster = [](const Row& r, double& fastest_ms, std::string& fastest, const std::string& name) {
+    if (r.status == "ok" && (!std::isfinite(fastest_ms) || r.ms_median < fastest_ms)) {
+      fastest_ms = r.ms_median;
+      fastest = name;
+    }
+  };
   for (Which which : opt.algos) {
-    if (which == Which::Cudnn && !env.cudnn_ok) continue;  // the header says why; the column reads n/a
+    if (is_cudnn(which) && !env.cudnn_ok) continue;  // the header says why; the column reads n/a
     Row r = run_row(env, d, which);
-    if (which == Which::Cudnn && r.status == "ok") cudnn_ms = r.ms_median;
+    const bool ok = r.status == "ok";
+    if (which == Which::Cudnn && ok) cudnn_ms = r.ms_median;
     if (which != Which::Cudnn && std::isfinite(cudnn_ms) && std::isfinite(r.ms_median))
       r.cudnn_ratio = r.ms_median / cudnn_ms;
-    const bool algorithm = which == Which::Direct || which == Which::Im2col || which == Which::Toeplitz;
-    if (algorithm && r.status == "ok" && (!std::isfinite(best_ms) || r.ms_median < best_ms)) {
-      best_ms = r.ms_median;
-      best_algorithm = r.algorithm;
+    if (is_cudnn(which)) faster(r, cudnn_best_ms, cudnn_best_algorithm, r.algorithm + " " + r.variant);
+    const bool other = which == Which::Direct || which == Which::Im2col || which == Which::Toeplitz;
+    if (other || which == Which::Fft) faster(r, best_ms, best_algorithm, r.algorithm);
+    if (other) faster(r, other_best_ms, other_best_algorithm, r.algorithm);
+    if (which == Which::Direct && ok) direct_ms = r.ms_median;
+    if (which == Which::FftTransforms && ok) floor_ms = r.ms_median;
+    if (which == Which::Fft) {
+      r.floor_ms = floor_ms;
+      r.floor_ratio = ratio(r.ms_median, floor_ms);
+      r.direct_ms = direct_ms;
+      r.direct_speedup = ratio(direct_ms, r.ms_median);
+      r.cudnn_best_algorithm = cudnn_best_algorithm;
+      r.cudnn_best_ms = cudnn_best_ms;
+      r.cudnn_best_speedup = ratio(cudnn_best_ms, r.ms_median);
+      if (ok) fft_ms = r.ms_median;
     }
-    if ((which == Which::Auto || which == Which::AutoTuned) && r.status == "ok") {
+    if ((which == Which::Auto || which == Which::AutoTuned) && ok) {
       r.best_algorithm = best_algorithm;
       r.best_ms = best_ms;
       r.best_ratio = ratio(r.ms_median, best_ms);
+      r.fft_ms = fft_ms;
+      r.other_best_algorithm = other_best_algorithm;
+      r.other_best_ms = other_best_ms;
     }
     print_row(stdout, r, cudnn_requested);
     rows.push_back(r);
@@ -593,7 +711,7 @@ void run_case(const Env& env, const Case& c, std::vector<Row>& rows) {
 void print_cases(const std::vector<Case>& cases, DType t) {
   for (const Case& c : cases) {
     const ConvProblem p = c.spec.problem(c.x, c.w);
-    std::printf("%-8s %-34s x %-22s w %-18s %9.3g GFLOP %8.3g GB  %s\n", c.suite.c_str(), c.name.c_str(),
+    std::printf("%-12s %-34s x %-22s w %-18s %9.3g GFLOP %8.3g GB  %s\n", c.suite.c_str(), c.name.c_str(),
                 c.x.str().c_str(), c.w.str().c_str(), p.flops() / 1e9, p.min_bytes(t) / 1e9, c.spec.str().c_str());
   }
 }
@@ -646,7 +764,7 @@ int run(int argc, char** argv) {
   L2Flusher flusher(stream, dev.l2_bytes);
 
   std::string cudnn_why;
-  const bool cudnn_wanted = std::find(opt.algos.begin(), opt.algos.end(), Which::Cudnn) != opt.algos.end();
+  const bool cudnn_wanted = std::any_of(opt.algos.begin(), opt.algos.end(), is_cudnn);
   const bool cudnn_ok = cudnn_wanted && cudnn_available(&cudnn_why);
 
   RunInfo info;

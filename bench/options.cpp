@@ -12,9 +12,13 @@ namespace convkit::bench {
 const char* which_name(Which w) {
   switch (w) {
     case Which::Cudnn: return "cudnn";
+    case Which::CudnnFft: return "cudnn-fft";
+    case Which::CudnnFftTiling: return "cudnn-fft-tiling";
     case Which::Direct: return "direct";
     case Which::Im2col: return "im2col";
     case Which::Toeplitz: return "toeplitz";
+    case Which::FftTransforms: return "fft-transforms";
+    case Which::Fft: return "fft";
     case Which::Auto: return "auto";
     case Which::AutoTuned: return "auto-tuned";
   }
@@ -40,13 +44,18 @@ usage: convkit-bench [options]
   --quick              smaller sizes and 20 runs per row: the whole set in well
                        under a minute
   --suite LIST         suites to run, comma-separated or repeated:
-                       signal1d, image2d, cnn (default: all)
+                       signal1d, image2d, cnn, large-kernel (default: all)
   --case TEXT          only cases whose name contains TEXT (repeatable)
-  --algo LIST          direct, im2col, toeplitz, auto, auto-tuned, cudnn, or
-                       all (default: all). auto chooses by the cost model,
+  --algo LIST          direct, im2col, toeplitz, fft, fft-transforms, auto,
+                       auto-tuned, cudnn, cudnn-fft, cudnn-fft-tiling, or all
+                       (default: all). auto chooses by the cost model,
                        auto-tuned on a context with tuning on; both are
-                       compared with the best of direct / im2col / toeplitz
-                       measured for the case
+                       compared with the best of direct / im2col / toeplitz /
+                       fft measured for the case. fft-transforms times only
+                       the R2C + C2R transforms the fft path runs (same
+                       sizes and batches), its floor; cudnn-fft and
+                       cudnn-fft-tiling force those cuDNN algorithms where
+                       cuDNN's workspace query accepts the shape
   --direction LIST     passes to time: fwd, bwd-data, bwd-filter, or all
                        (default fwd). Backward rows run the one-shot
                        conv_backward_data / conv_backward_filter (Auto chooses
@@ -78,7 +87,11 @@ with CUDA events on the library context's stream after an L2 flush. Ceilings:
 FP32 (FP64) FMA peak = SMs x lanes/SM x 2 x clock; copy bandwidth measured at
 start with a device-to-device copy (bytes read + written). Roofline time =
 max(FLOPs / peak, minimum bytes / bandwidth). "vs cuDNN" is convkit's time
-divided by cuDNN's (below 1: convkit is faster). Detail lines ('^') give
+divided by cuDNN's (below 1: convkit is faster). Every row is checked at the
+sampled outputs within DESIGN 5's per-element tolerance, except FFT-based
+ones (fft, an auto row that chose it, cuDNN's FFT algorithms), which are
+checked within the normwise FFT bound (bench_math.hpp); fft-transforms
+computes no convolution and is not checked. Detail lines ('^') give
 the Toeplitz matrix traffic, im2col's two halves timed apart, and how Auto's
 choice compares with the best algorithm; the run ends with a markdown table
 of every performance target and whether it was met.
@@ -108,8 +121,9 @@ bool parse_double(const std::string& s, double& out) {
 }
 
 bool parse_algo(const std::string& name, std::vector<Which>& out) {
-  static const Which all[] = {Which::Cudnn, Which::Direct, Which::Im2col, Which::Toeplitz, Which::Auto,
-                              Which::AutoTuned};
+  static const Which all[] = {Which::Cudnn,    Which::CudnnFft,      Which::CudnnFftTiling, Which::Direct,
+                              Which::Im2col,   Which::Toeplitz,      Which::FftTransforms,  Which::Fft,
+                              Which::Auto,     Which::AutoTuned};
   if (name == "all") {
     out.assign(std::begin(all), std::end(all));
     return true;
@@ -158,7 +172,7 @@ bool parse_options(int argc, char** argv, Options& opt, std::string& error) {
       for (const auto& s : split_list(value)) {
         const auto& known = suite_names();
         if (std::find(known.begin(), known.end(), s) == known.end()) {
-          error = "--suite " + s + ": unknown suite (signal1d, image2d, cnn)";
+          error = "--suite " + s + ": unknown suite (signal1d, image2d, cnn, large-kernel)";
           return false;
         }
         if (std::find(opt.suites.begin(), opt.suites.end(), s) == opt.suites.end()) opt.suites.push_back(s);
@@ -170,7 +184,9 @@ bool parse_options(int argc, char** argv, Options& opt, std::string& error) {
       if (!need()) return false;
       for (const auto& s : split_list(value))
         if (!parse_algo(s, opt.algos)) {
-          error = "--algo " + s + ": unknown algorithm (direct, im2col, toeplitz, auto, auto-tuned, cudnn, all)";
+          error = "--algo " + s +
+                  ": unknown algorithm (direct, im2col, toeplitz, fft, fft-transforms, auto, auto-tuned, cudnn, "
+                  "cudnn-fft, cudnn-fft-tiling, all)";
           return false;
         }
     } else if (key == "--direction") {

@@ -11,14 +11,20 @@
 namespace convkit::bench {
 
 /// The algorithms a row can be, in the order a case runs them: cuDNN first so
-/// that every convkit row can show its time relative to cuDNN, the two Auto
-/// rows last so that they can be compared with the best algorithm measured
-/// before them. Auto chooses by the cost model, AutoTuned on a context with
-/// tuning on.
-enum class Which { Cudnn, Direct, Im2col, Toeplitz, Auto, AutoTuned };
+/// that every convkit row can show its time relative to cuDNN (its best
+/// algorithm by cudnnFind, then its FFT and FFT_TILING algorithms forced, for
+/// the Fft targets), the Fft path's transforms-only floor before the Fft row
+/// that is compared with it, the two Auto rows last so that they can be
+/// compared with the best algorithm measured before them. Auto chooses by the
+/// cost model, AutoTuned on a context with tuning on.
+enum class Which { Cudnn, CudnnFft, CudnnFftTiling, Direct, Im2col, Toeplitz, FftTransforms, Fft, Auto, AutoTuned };
 
-/// "cudnn", "direct", "im2col", "toeplitz", "auto", "auto-tuned".
+/// "cudnn", "cudnn-fft", "cudnn-fft-tiling", "direct", "im2col", "toeplitz",
+/// "fft-transforms", "fft", "auto", "auto-tuned".
 const char* which_name(Which w);
+
+/// Whether `w` is one of the cuDNN rows.
+inline bool is_cudnn(Which w) { return w == Which::Cudnn || w == Which::CudnnFft || w == Which::CudnnFftTiling; }
 
 struct Options {
   bool quick = false;

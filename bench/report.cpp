@@ -38,7 +38,7 @@ std::string gb(double bytes) { return fixed(bytes / 1e9, 3) + " GB"; }
 // A target's verdict; "n/a" when the value it rests on is missing.
 const char* met(bool ok, double value) { return !std::isfinite(value) ? "n/a" : ok ? "met" : "not met"; }
 
-const char* kRowFormat = "%-8s %-34s %-22s %9s %9s %9s %8s %6s %-5s %8s\n";
+const char* kRowFormat = "%-12s %-34s %-22s %9s %9s %9s %8s %6s %-5s %8s\n";
 
 }  // namespace
 
@@ -58,7 +58,7 @@ void print_row(std::FILE* out, const Row& r, bool cudnn_requested) {
   const std::string name = clip(r.case_name, 34);
   // A row that never ran: its reason, clipped to one line (the JSON keeps it whole).
   if (r.status == "skipped" || (r.status == "error" && !std::isfinite(r.ms_median))) {
-    std::fprintf(out, "%-8s %-34s %-22s %s (%s)\n", r.suite.c_str(), name.c_str(), algo.c_str(),
+    std::fprintf(out, "%-12s %-34s %-22s %s (%s)\n", r.suite.c_str(), name.c_str(), algo.c_str(),
                  r.status.c_str(), clip(r.reason, 110).c_str());
     std::fflush(out);
     return;
@@ -66,7 +66,14 @@ void print_row(std::FILE* out, const Row& r, bool cudnn_requested) {
   std::string ratio = cudnn_requested ? "n/a" : "-";
   if (r.algorithm == "cudnn") ratio = "1.00x";
   else if (std::isfinite(r.cudnn_ratio)) ratio = fixed(r.cudnn_ratio, 2) + "x";
-  const std::string check = r.status == "ok" ? (r.exact ? "exact" : "OK") : r.status;
+  // "exact": every sampled value equal to the reference; "OK": within the
+  // per-element tolerance; "norm": within the normwise FFT bound; "-": not
+  // checked (the transforms-only floor computes no convolution).
+  const std::string check = r.status != "ok" ? r.status
+                            : r.timing_only  ? "-"
+                            : r.exact        ? "exact"
+                            : r.normwise_check ? "norm"
+                                               : "OK";
   std::fprintf(out, kRowFormat, r.suite.c_str(), name.c_str(), algo.c_str(), sig3(r.ms_median).c_str(),
                sig3(r.ms_min).c_str(), sig3(r.gflops).c_str(), sig3(r.gbs).c_str(), fixed(r.roofline_pct, 1).c_str(),
                check.c_str(), ratio.c_str());
@@ -105,6 +112,28 @@ void print_row(std::FILE* out, const Row& r, bool cudnn_requested) {
     else if (!r.split_note.empty())
       std::fprintf(out, "         ^ im2col / GEMM split not timed: %s\n", r.split_note.c_str());
   }
+  // The Fft floor: what it transformed (the table's variant cell is clipped).
+  if (r.timing_only) std::fprintf(out, "         ^ R2C + C2R only (not checked): %s\n", r.variant.c_str());
+  // Fft: against its transforms-only floor, and on its target cases against
+  // Direct and the fastest cuDNN row.
+  if (r.algorithm == "fft") {
+    std::string line = "         ^ fft / transforms-only floor = " + fixed(r.floor_ratio, 2) + "x (floor " +
+                       sig3(r.floor_ms) + " ms; target <= " + fixed(target::kFftOverFloor, 0) +
+                       "x: " + met(r.floor_ratio <= target::kFftOverFloor, r.floor_ratio) + ")";
+    if (r.fft_over_direct || std::isfinite(r.direct_speedup))
+      line += "; direct " + sig3(r.direct_ms) + " ms = " + fixed(r.direct_speedup, 2) + "x" +
+              (r.fft_over_direct ? std::string(" (target >= ") + fixed(target::kFftSpeedupOverDirect, 0) + "x: " +
+                                       met(r.direct_speedup >= target::kFftSpeedupOverDirect, r.direct_speedup) + ")"
+                                 : std::string());
+    if (r.fft_large_kernel || std::isfinite(r.cudnn_best_speedup))
+      line += "; fastest cuDNN " + (r.cudnn_best_algorithm.empty() ? std::string("-") : r.cudnn_best_algorithm) +
+              " " + sig3(r.cudnn_best_ms) + " ms = " + fixed(r.cudnn_best_speedup, 2) + "x" +
+              (r.fft_large_kernel ? std::string(" (target >= ") + fixed(target::kFftSpeedupOverCudnn, 0) + "x: " +
+                                        met(r.cudnn_best_speedup >= target::kFftSpeedupOverCudnn, r.cudnn_best_speedup) +
+                                        ")"
+                                  : std::string());
+    std::fprintf(out, "%s; plan %s ms\n", line.c_str(), sig3(r.plan_ms).c_str());
+  }
   // Auto: what it chose and how far that is from the best algorithm measured
   // for the case (tuning time shows in the plan time).
   if (r.algorithm == "auto" || r.algorithm == "auto-tuned") {
@@ -117,6 +146,12 @@ void print_row(std::FILE* out, const Row& r, bool cudnn_requested) {
                  r.chosen.c_str(), tuned ? "tuned" : "cost model", fixed(r.best_ratio, 2).c_str(), best.c_str(),
                  goal, met(r.best_ratio <= goal, r.best_ratio), tuned ? "with tuning " : "",
                  sig3(r.plan_ms).c_str());
+    if (std::isfinite(r.fft_ms) && std::isfinite(r.other_best_ms)) {
+      const bool right = auto_fft_choice_right(r.chosen == "fft", r.fft_ms, r.other_best_ms);
+      std::fprintf(out, "         ^ fft %s ms vs best other (%s) %s ms: chose %s, %s\n", sig3(r.fft_ms).c_str(),
+                   r.other_best_algorithm.c_str(), sig3(r.other_best_ms).c_str(), r.chosen.c_str(),
+                   right ? "right (Fft exactly where faster)" : "wrong (Fft exactly where faster)");
+    }
   }
   std::fflush(out);
 }
@@ -163,9 +198,12 @@ bool write_json(const std::string& path, const RunInfo& in, const std::vector<Ro
       << ", \"time_ms_min\": " << num(r.ms_min);
     o << ", \"gflops\": " << num(r.gflops) << ", \"gbs\": " << num(r.gbs)
       << ", \"roofline_pct\": " << num(r.roofline_pct);
-    o << ", \"check\": {\"status\": " << str(r.status == "skipped" ? "skipped" : r.status == "ok" ? "pass" : "fail")
+    o << ", \"check\": {\"status\": "
+      << str(r.status == "skipped" ? "skipped" : r.timing_only ? "not checked" : r.status == "ok" ? "pass" : "fail")
       << ", \"samples\": " << r.samples << ", \"mismatches\": " << r.mismatches
-      << ", \"max_abs_err\": " << num(r.max_abs_err) << ", \"exact\": " << (r.exact ? "true" : "false") << "}";
+      << ", \"max_abs_err\": " << num(r.max_abs_err) << ", \"exact\": " << (r.exact ? "true" : "false")
+      << ", \"tolerance\": "
+      << str(r.timing_only ? "none" : r.normwise_check ? "normwise (fft_tolerance_factor)" : "per element") << "}";
     o << ", \"cudnn_ratio\": " << num(r.cudnn_ratio) << ", \"plan_ms\": " << num(r.plan_ms)
       << ", \"set_weights_ms\": " << num(r.set_weights_ms) << ", \"workspace_bytes\": " << num(r.workspace_bytes);
     o << ", \"x_bytes\": " << num(r.x_bytes) << ", \"y_bytes\": " << num(r.y_bytes);
@@ -199,7 +237,22 @@ bool write_json(const std::string& path, const RunInfo& in, const std::vector<Ro
       o << "{\"tuned\": " << (r.algorithm == "auto-tuned" ? "true" : "false")
         << ", \"best_algorithm\": " << str(r.best_algorithm) << ", \"best_ms\": " << num(r.best_ms)
         << ", \"time_over_best\": " << num(r.best_ratio) << ", \"target_time_over_best\": "
-        << num(r.algorithm == "auto-tuned" ? target::kTunedOverBest : target::kCostModelOverBest) << "}";
+        << num(r.algorithm == "auto-tuned" ? target::kTunedOverBest : target::kCostModelOverBest)
+        << ", \"fft_ms\": " << num(r.fft_ms) << ", \"other_best_algorithm\": " << str(r.other_best_algorithm)
+        << ", \"other_best_ms\": " << num(r.other_best_ms) << "}";
+    else
+      o << "null";
+    o << ", \"fft\": ";
+    if (r.algorithm == "fft")
+      o << "{\"floor_ms\": " << num(r.floor_ms) << ", \"time_over_floor\": " << num(r.floor_ratio)
+        << ", \"target_time_over_floor\": " << num(target::kFftOverFloor) << ", \"direct_ms\": " << num(r.direct_ms)
+        << ", \"speedup_over_direct\": " << num(r.direct_speedup)
+        << ", \"target_speedup_over_direct\": " << (r.fft_over_direct ? num(target::kFftSpeedupOverDirect) : "null")
+        << ", \"cudnn_best_algorithm\": " << str(r.cudnn_best_algorithm)
+        << ", \"cudnn_best_ms\": " << num(r.cudnn_best_ms)
+        << ", \"speedup_over_cudnn_best\": " << num(r.cudnn_best_speedup)
+        << ", \"target_speedup_over_cudnn_best\": "
+        << (r.fft_large_kernel ? num(target::kFftSpeedupOverCudnn) : "null") << "}";
     else
       o << "null";
     o << "}";

@@ -16,7 +16,7 @@ struct Row {
   std::string suite, case_name, spec;
   std::string direction = "fwd";  ///< "fwd", "bwd-data" or "bwd-filter"
   std::string x_shape, w_shape, y_shape;
-  std::string algorithm;  ///< "direct", "im2col", "toeplitz", "auto", "auto-tuned", "cudnn"
+  std::string algorithm;  ///< a which_name: "direct", "fft", "auto", "cudnn", "cudnn-fft", ...
   std::string chosen;     ///< the algorithm that ran ("auto" resolves to one)
   std::string variant;    ///< Support::variant, or cuDNN's algorithm
   std::string status;     ///< "ok", "FAIL", "skipped", "error"
@@ -56,10 +56,32 @@ struct Row {
   double bound_ms = NAN;      ///< im2col_bound_seconds, in ms
   double gemm_ratio = NAN;    ///< 1x1: total / GEMM alone
 
-  // Auto rows: the best of direct / im2col / toeplitz measured for the case.
+  // Auto rows: the best of direct / im2col / toeplitz / fft measured for the case.
   std::string best_algorithm;
   double best_ms = NAN;
   double best_ratio = NAN;  ///< this row's time / best_ms
+
+  // The Fft path. How the row was checked: within the normwise FFT bound
+  // (fft rows, auto rows that chose it, cuDNN's FFT algorithms), or not at
+  // all (fft-transforms computes no convolution).
+  bool normwise_check = false;
+  bool timing_only = false;
+  bool fft_large_kernel = false;  ///< the case's Fft targets (Case::fft_large_kernel)
+  bool fft_over_direct = false;   ///< (Case::fft_over_direct)
+  // fft rows: against the case's transforms-only floor, Direct, and the
+  // fastest cuDNN row (best by Find, FFT, FFT_TILING).
+  double floor_ms = NAN;
+  double floor_ratio = NAN;       ///< fft time / floor_ms
+  double direct_ms = NAN;
+  double direct_speedup = NAN;    ///< direct_ms / fft time
+  std::string cudnn_best_algorithm;
+  double cudnn_best_ms = NAN;
+  double cudnn_best_speedup = NAN;  ///< cudnn_best_ms / fft time
+  // auto rows: the fft row against the fastest other convkit algorithm, for
+  // "Auto picks Fft exactly where it measured faster".
+  double fft_ms = NAN;
+  std::string other_best_algorithm;
+  double other_best_ms = NAN;
 };
 
 /// One performance target, evaluated on a run's rows (see targets.hpp).

@@ -50,10 +50,13 @@ inline std::string cell(const std::string& s) {
 /// Every target, in a fixed order: the direct path's target cases (bandwidth
 /// or peak fraction, and speed-up over cuDNN), im2col (total within its bound;
 /// the 1x1 variant within 5% of the GEMM alone), sparse Toeplitz (matrix
-/// bandwidth, set_weights against one product) and Auto (time over the best
-/// algorithm, tuned and by the cost model). Direct target cases are listed
-/// even when their row did not run; the other targets only for rows that ran
-/// the algorithm. `copy_gbs` is the measured copy bandwidth, `peak_gflops`
+/// bandwidth, set_weights against one product), Fft (time over its
+/// transforms-only floor; on its target cases speed-up over Direct and over
+/// the fastest cuDNN row), and Auto (time over the best algorithm, tuned and
+/// by the cost model; and whether it picked Fft exactly where Fft measured
+/// faster than the fastest other algorithm). Direct and Fft target cases are
+/// listed even when their row did not run; the other targets only for rows
+/// that ran the algorithm. `copy_gbs` is the measured copy bandwidth, `peak_gflops`
 /// the FMA peak of the run's dtype.
 inline std::vector<TargetResult> evaluate_targets(const std::vector<Row>& rows, double copy_gbs,
                                                   double peak_gflops) {
@@ -106,6 +109,24 @@ inline std::vector<TargetResult> evaluate_targets(const std::vector<Row>& rows, 
                           format("%.2fx", r.set_weights_ratio), format("<= %.0fx", target::kSetWeightsPerProduct),
                           r.set_weights_ratio <= target::kSetWeightsPerProduct));
   }
+  for (const Row& r : rows) {
+    if (r.algorithm != "fft") continue;
+    if (r.status != "skipped")
+      out.push_back(verdict("fft: time / transforms-only floor", r, r.floor_ratio,
+                            format("%.2fx", r.floor_ratio) + format(" (%.3g ms", r.ms_median) +
+                                format(" / %.3g ms)", r.floor_ms),
+                            format("<= %.0fx", target::kFftOverFloor), r.floor_ratio <= target::kFftOverFloor));
+    if (r.fft_over_direct)
+      out.push_back(verdict("fft: speed-up over direct", r, r.direct_speedup, format("%.2fx", r.direct_speedup),
+                            format(">= %.0fx", target::kFftSpeedupOverDirect),
+                            r.direct_speedup >= target::kFftSpeedupOverDirect));
+    if (r.fft_large_kernel)
+      out.push_back(verdict("fft: speed-up over cuDNN's best", r, r.cudnn_best_speedup,
+                            format("%.2fx", r.cudnn_best_speedup) + " (" +
+                                (r.cudnn_best_algorithm.empty() ? std::string("-") : r.cudnn_best_algorithm) + ")",
+                            format(">= %.0fx", target::kFftSpeedupOverCudnn),
+                            r.cudnn_best_speedup >= target::kFftSpeedupOverCudnn));
+  }
   for (const char* which : {"auto-tuned", "auto"}) {
     const bool tuned = std::string(which) == "auto-tuned";
     const double goal = tuned ? target::kTunedOverBest : target::kCostModelOverBest;
@@ -115,6 +136,20 @@ inline std::vector<TargetResult> evaluate_targets(const std::vector<Row>& rows, 
                             r, r.best_ratio,
                             format("%.2fx", r.best_ratio) + " (" + r.chosen + "; best " + r.best_algorithm + ")",
                             format("<= %.2fx", goal), r.best_ratio <= goal));
+    }
+  }
+  // Auto and Fft: only where both Fft and another algorithm ran for the case.
+  for (const char* which : {"auto-tuned", "auto"}) {
+    for (const Row& r : rows) {
+      if (r.algorithm != which || r.status == "skipped") continue;
+      if (!std::isfinite(r.fft_ms) || !std::isfinite(r.other_best_ms)) continue;
+      const bool chose_fft = r.chosen == "fft";
+      const double fft_over_other = ratio(r.fft_ms, r.other_best_ms);
+      out.push_back(verdict(std::string(which) + ": picks fft exactly where faster", r, fft_over_other,
+                            std::string("chose ") + r.chosen + format("; fft %.3g ms", r.fft_ms) + " vs " +
+                                r.other_best_algorithm + format(" %.3g ms", r.other_best_ms),
+                            format("fft iff faster (tie within %.2fx)", target::kAutoFftTie),
+                            auto_fft_choice_right(chose_fft, r.fft_ms, r.other_best_ms)));
     }
   }
   return out;

@@ -240,6 +240,27 @@ TYPED_TEST(Streaming, ResetStartsOverFromZerosOrTheGivenHistory) {
                       nullptr, 0.0));
 }
 
+// Boundary::Replicate extends the signal to the left with its first sample:
+// a history of that sample repeated gives the same outputs.
+TYPED_TEST(Streaming, FirstSampleRepeatedAsHistoryEqualsTheReplicateBoundary) {
+  using T = TypeParam;
+  Context ctx;
+  for (const StreamCase& c : stream_cases()) {
+    SCOPED_TRACE(c.name);
+    const std::int64_t T_len = 45;
+    const Operands<T> o = make_operands<T>(c, T_len, 2024 + c.k);
+    HostTensor<T> want({c.N, c.K, T_len});
+    const ConvSpec replicate = causal_spec(c).boundary(Boundary::Replicate);
+    reference::conv(replicate, o.x.view(), o.w.view(), c.bias ? TensorArg(o.b.view()) : TensorArg(), want.view());
+    HostTensor<T> first({c.N, c.C, c.h()});
+    for (std::int64_t r = 0; r < c.N * c.C; ++r)
+      for (std::int64_t t = 0; t < c.h(); ++t) first[r * c.h() + t] = o.x[r * T_len];
+    StreamingConv s = make_stream(ctx, c, o);
+    s.set_history(first.view());
+    EXPECT_TRUE(compare(push_all(s, o.x, random_chunks(T_len, c.h(), 99)), want, nullptr, 0.0));
+  }
+}
+
 // An oracle independent of the reference: the formula of the header, the
 // kernel indexed by age (Convolution) or by reversed age (CrossCorrelation).
 TYPED_TEST(Streaming, KernelIsIndexedByAgeUnderConvolutionAndReversedAgeUnderCrossCorrelation) {

@@ -206,8 +206,22 @@ void StreamingImpl::copy_rows(void* dst, std::size_t dpitch, const void* src, st
       std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
     return;
   }
-  CONVKIT_CUDA_TRY(cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, static_cast<std::size_t>(rows),
-                                     cudaMemcpyDeviceToDevice, ctx_->stream()));
+  const cudaStream_t s = ctx_->stream();
+  if (rows == 1 || (dpitch == width && spitch == width)) {  // one contiguous range (one channel, or no gaps)
+    CONVKIT_CUDA_TRY(cudaMemcpyAsync(dst, src, width * static_cast<std::size_t>(rows), cudaMemcpyDeviceToDevice, s));
+    return;
+  }
+  // cudaMemcpy2DAsync takes pitches up to the device's maximum (2^31 − 1
+  // bytes on current GPUs); rows longer than that are copied one by one.
+  constexpr std::size_t kMaxPitch = 2147483647u;
+  if (dpitch <= kMaxPitch && spitch <= kMaxPitch) {
+    CONVKIT_CUDA_TRY(
+        cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, static_cast<std::size_t>(rows), cudaMemcpyDeviceToDevice, s));
+    return;
+  }
+  for (std::int64_t r = 0; r < rows; ++r)
+    CONVKIT_CUDA_TRY(cudaMemcpyAsync(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch,
+                                     width, cudaMemcpyDeviceToDevice, s));
 }
 
 void StreamingImpl::fill_zero(Buffer& b, std::size_t bytes) const {

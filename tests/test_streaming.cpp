@@ -424,6 +424,26 @@ TEST(StreamingSetup, BadSpecsWeightsAndAlgorithmsAreRefusedNamingTheParameter) {
   EXPECT_EQ(ok.push_spec().padding(), Padding::valid());
 }
 
+// Device weights make a device stream: Reference is refused there, and
+// without a device the constructor says NoDevice before touching the weights
+// (the pointer here is never dereferenced).
+TEST(StreamingSetup, DeviceWeightsNeedAGpuAlgorithmAndADevice) {
+  Context ctx;
+  float fake[8] = {};
+  const auto wd = TensorView<const float>::device(fake, {1, 1, 8});
+  const ConvSpec spec = ConvSpec::conv1d().padding(Padding::per_dim({{7, 0}}));
+  expect_error([&] { (void)StreamingConv(ctx, spec, wd, Algorithm::Reference); }, Status::InvalidArgument,
+               {"algorithm = Reference", "host"});
+  const HostTensor<float> b = random_ints<float>({1}, 3);
+  expect_error([&] { (void)StreamingConv(ctx, ConvSpec(spec).bias(true), wd, b.view()); }, Status::InvalidArgument,
+               {"bias is a host view"});
+  if (device_available()) GTEST_SKIP() << "a CUDA device is present: the NoDevice case cannot be seen here";
+  for (Algorithm a : {Algorithm::Auto, Algorithm::Direct}) {
+    SCOPED_TRACE(algorithm_name(a));
+    expect_error([&] { (void)StreamingConv(ctx, spec, wd, a); }, Status::NoDevice, {});
+  }
+}
+
 TEST(StreamingSetup, WeightsAreCopiedAtConstruction) {
   Context ctx;
   const StreamCase c = stream_cases()[0];

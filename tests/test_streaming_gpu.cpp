@@ -252,8 +252,11 @@ TYPED_TEST(StreamingGpu, FftWhereSupported) {
   for (const StreamCase& c : stream_cases()) {
     const std::int64_t T_len = 2 * c.h() + 200;
     const std::vector<std::int64_t> chunks = random_chunks(T_len, c.h(), seed += 3);
+    // The chunks' lengths, and 1, for which the constructor asks supports().
     bool all = true;
-    for (std::int64_t len : chunks)
+    std::vector<std::int64_t> lengths = chunks;
+    lengths.push_back(1);
+    for (std::int64_t len : lengths)
       all = all && supports(causal_spec(c).padding(Padding::valid()), Shape{c.N, c.C, c.h() + len},
                             Shape{c.K, c.C / c.G, c.k}, dtype_v<T>, Algorithm::Fft)
                        .ok;

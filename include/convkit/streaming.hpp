@@ -47,9 +47,11 @@ class StreamingImpl;
 /// choose_algorithm() once per chunk length (the choice is cached per length
 /// and remade when the context's workspace limit, TF32 or determinism flag
 /// changes). Each push runs the same arithmetic as one conv() over the whole
-/// signal (the zero padding becomes zero history), so the result is exact on
-/// data whose sums are exact (small integers) for any algorithm without
-/// rounding beyond float's, and bit-identical on the host for any data.
+/// signal (the zero padding becomes zero history): on the host the outputs
+/// are bit-identical to the one-shot reference for any data; on the device
+/// they are exact wherever the sums are (small integers, or readings and
+/// weights on coarse binary grids) with the direct-sum algorithms, and
+/// otherwise within the chosen algorithm's usual tolerance.
 ///
 /// Memory. The weights (and bias) are copied at construction: the caller's
 /// buffers may be freed afterwards. The history [N, C, dil·(k−1)] and a

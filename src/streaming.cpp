@@ -120,7 +120,7 @@ class StreamingImpl {
   // Auto's choice per chunk length, valid for the context settings it was made under.
   std::unordered_map<std::int64_t, Algorithm> choice_;
   std::size_t choice_limit_ = 0;
-  bool choice_tf32_ = false, choice_det_ = false, choice_tuning_ = false;
+  bool choice_tf32_ = false, choice_det_ = false, choice_exact_ = false, choice_tuning_ = false;
 };
 
 StreamingImpl::StreamingImpl(Context& ctx, const ConvSpec& spec, const TensorArg& w, const TensorArg& bias,
@@ -256,11 +256,12 @@ Algorithm StreamingImpl::algorithm_for(std::int64_t L) {
   if (algo_ != Algorithm::Auto) return algo_;
   // The choice depends on these context settings: remake it when they change.
   if (choice_limit_ != ctx_->workspace_limit() || choice_tf32_ != ctx_->allow_tf32() ||
-      choice_det_ != ctx_->deterministic() || choice_tuning_ != ctx_->tuning()) {
+      choice_det_ != ctx_->deterministic() || choice_exact_ != ctx_->exact() || choice_tuning_ != ctx_->tuning()) {
     choice_.clear();
     choice_limit_ = ctx_->workspace_limit();
     choice_tf32_ = ctx_->allow_tf32();
     choice_det_ = ctx_->deterministic();
+    choice_exact_ = ctx_->exact();
     choice_tuning_ = ctx_->tuning();
   }
   const auto it = choice_.find(L);

@@ -45,9 +45,10 @@ class StreamingImpl;
 /// asynchronously, never synchronising (except that Auto on a context with
 /// tuning on times a new chunk length once, as conv() does). Auto chooses by
 /// choose_algorithm() once per chunk length (the choice is cached per length
-/// and remade when the context's workspace limit, TF32 or determinism flag
-/// changes). Each push runs the same arithmetic as one conv() over the whole
-/// signal (the zero padding becomes zero history): on the host the outputs
+/// and remade when the context's workspace limit or its TF32, determinism,
+/// exactness or tuning flag changes; Context::set_exact keeps it off Fft).
+/// Each push runs the same arithmetic as one conv() over the whole signal
+/// (the zero padding becomes zero history): on the host the outputs
 /// are bit-identical to the one-shot reference for any data; on the device
 /// they are exact wherever the sums are (small integers, or readings and
 /// weights on coarse binary grids) with the direct-sum algorithms, and

@@ -9,6 +9,7 @@
 #include <convkit/export.hpp>
 #include <convkit/reference.hpp>
 #include <convkit/spec.hpp>
+#include <convkit/streaming.hpp>
 #include <convkit/tensor.hpp>
 #include <convkit/toeplitz.hpp>
 #include <convkit/types.hpp>

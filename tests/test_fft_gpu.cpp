@@ -79,11 +79,17 @@ HostTensor<T> rounded(const HostTensor<T>& y) {
   return r;
 }
 
+// T deduced from the other arguments only (a bias argument may be nullptr).
+template <class T>
+struct NoDeduce {
+  using type = T;
+};
+
 // Checks an Fft output against the reference: within the FFT bound always,
 // and, on small-integer data, rounded to the nearest integer, exactly.
 template <class T>
 void check_fft(const ConvProblem& p, const HostTensor<T>& y, const HostTensor<T>& want, const HostTensor<T>& x,
-               const HostTensor<T>& w, const HostTensor<T>* b, bool ints) {
+               const HostTensor<T>& w, const typename NoDeduce<HostTensor<T>>::type* b, bool ints) {
   const double factor = bench::fft_tolerance_factor(dtype_v<T>, p);
   ASSERT_TRUE(factor > 0 && std::isfinite(factor)) << factor;
   const HostTensor<double> bound = fft_bound(p, x, w, b);

@@ -85,18 +85,21 @@ def _swap_needed(mode, s1, s2):
     return not ok1
 
 
-def _convolve_nd(in1, in2, mode, boundary="zeros", spec_mode="convolution", algorithm="auto"):
-    """True convolution (or, with spec_mode='correlation', correlation) of two single arrays."""
+def _convolve_nd(in1, in2, mode, boundary="zeros", spec_mode="convolution", algorithm="auto", padding=None):
+    """True convolution (or, with spec_mode='correlation', correlation) of two single arrays.
+
+    `padding`, when given, is convkit's padding in place of `mode`'s (and the inputs are never swapped).
+    """
     if in1.ndim != in2.ndim:
         raise ValueError("in1 and in2 should have the same dimensionality")
     if not 1 <= in1.ndim <= 3:
         raise ValueError(f"convkit computes arrays of rank 1 to 3; got rank {in1.ndim}")
     if _size(in1) == 0 or _size(in2) == 0:
         return np.array([])
-    if _swap_needed(mode, in1.shape, in2.shape):
+    if padding is None and _swap_needed(mode, in1.shape, in2.shape):
         in1, in2 = in2, in1
     y = conv(_reshape(in1, (1, 1) + tuple(in1.shape)), _reshape(in2, (1, 1) + tuple(in2.shape)),
-             mode=spec_mode, padding=mode, boundary=boundary, algorithm=algorithm)
+             mode=spec_mode, padding=mode if padding is None else padding, boundary=boundary, algorithm=algorithm)
     return _reshape(y, tuple(y.shape)[2:])
 
 
@@ -206,9 +209,26 @@ def correlate(in1, in2, mode="full", method="auto"):
     return _convolve_nd(in1, _flip(in2), mode, algorithm=algorithm)
 
 
-def _check_axes(axes, name):
+def _fft_convolve(in1, in2, mode, axes, name):
+    """`fftconvolve` / `oaconvolve`: ``convolve(method='fft')``, with SciPy's 'valid' rule for them.
+
+    In 'valid' mode SciPy's FFT functions leave every axis where either input
+    has size 1 to broadcasting (the 'full' product there: zero padding of the
+    kernel's size - 1 on each side) and apply 'valid', with its swap rule, to
+    the other axes only.
+    """
     if axes is not None:
         raise NotImplementedError(f"{name}: axes={axes!r}: convkit convolves over every axis (axes=None only)")
+    _check_mode(mode)
+    in1, in2 = _as_input(in1), _as_input(in2)
+    algorithm = _algorithm("fft", in1)
+    if mode != "valid" or in1.ndim != in2.ndim or _size(in1) == 0 or _size(in2) == 0:
+        return _convolve_nd(in1, in2, mode, algorithm=algorithm)
+    kept = [i for i in range(in1.ndim) if in1.shape[i] != 1 and in2.shape[i] != 1]
+    if _swap_needed(mode, [in1.shape[i] for i in kept], [in2.shape[i] for i in kept]):
+        in1, in2 = in2, in1
+    pads = [(0, 0) if i in kept else (in2.shape[i] - 1, in2.shape[i] - 1) for i in range(in1.ndim)]
+    return _convolve_nd(in1, in2, mode, algorithm=algorithm, padding=pads)
 
 
 def fftconvolve(in1, in2, mode="full", axes=None):
@@ -229,7 +249,9 @@ def fftconvolve(in1, in2, mode="full", axes=None):
         ``convolve(in1, in2, mode, method='fft')``: convkit's FFT algorithm
         for CUDA arrays; the CPU reference for NumPy arrays, whose result is
         then exact (float64 accumulation), where SciPy's carries the FFT's
-        rounding.
+        rounding. In 'valid' mode an axis where either input has size 1 is
+        broadcast (the 'full' product there), as SciPy's `fftconvolve` does
+        (`convolve` refuses such shapes when neither input is the larger).
 
     Raises
     ------
@@ -244,8 +266,7 @@ def fftconvolve(in1, in2, mode="full", axes=None):
     >>> signal.fftconvolve([1.0, 2.0, 3.0], [0.0, 1.0, 0.5])
     array([0. , 1. , 2.5, 4. , 1.5])
     """
-    _check_axes(axes, "fftconvolve")
-    return convolve(in1, in2, mode=mode, method="fft")
+    return _fft_convolve(in1, in2, mode, axes, "fftconvolve")
 
 
 def oaconvolve(in1, in2, mode="full", axes=None):
@@ -261,8 +282,7 @@ def oaconvolve(in1, in2, mode="full", axes=None):
     >>> signal.oaconvolve([1.0, 2.0, 3.0], [0.0, 1.0, 0.5], mode="same")
     array([1. , 2.5, 4. ])
     """
-    _check_axes(axes, "oaconvolve")
-    return convolve(in1, in2, mode=mode, method="fft")
+    return _fft_convolve(in1, in2, mode, axes, "oaconvolve")
 
 
 def _boundary(boundary, fillvalue):

@@ -15,10 +15,11 @@ output_shape         -- the output shape conv() would give
 supports             -- whether an algorithm serves a problem, and which kernel
 workspace_bytes      -- device workspace an algorithm needs
 choose_algorithm     -- what algorithm='auto' picks, printed like explain()
+Context              -- the settings of the context calls on a device and stream use (set_exact)
 toeplitz_matrix      -- the convolution's matrix T (y = T x) as scipy.sparse.csr_array
 write_matrix_market  -- T written as Matrix Market
 info                 -- version, build, device and algorithms
-signal, ndimage      -- SciPy-compatible convolve / correlate
+signal, ndimage      -- SciPy-compatible convolve / correlate (signal: fftconvolve / oaconvolve too)
 
 Submodules imported on request (they import their framework):
 convkit.torch        -- differentiable conv{1,2,3}d / conv_transpose{1,2,3}d custom ops and Conv modules
@@ -30,7 +31,7 @@ MemoryError (OutOfMemory), convkit.Error (every other status, with ``.status``).
 
 from . import _convkit
 from ._convkit import Error, Status
-from ._core import choose_algorithm, conv, output_shape, supports, workspace_bytes
+from ._core import Context, choose_algorithm, conv, output_shape, supports, workspace_bytes
 from ._grad import conv_backward_bias, conv_backward_data, conv_backward_filter, conv_transpose
 from ._matrix import toeplitz_matrix, write_matrix_market
 from ._info import info
@@ -38,6 +39,6 @@ from . import ndimage, signal
 
 __version__ = _convkit.__version__
 
-__all__ = ["Error", "Status", "choose_algorithm", "conv", "conv_backward_bias", "conv_backward_data",
+__all__ = ["Context", "Error", "Status", "choose_algorithm", "conv", "conv_backward_bias", "conv_backward_data",
            "conv_backward_filter", "conv_transpose", "info", "ndimage", "output_shape", "signal",
            "supports", "toeplitz_matrix", "workspace_bytes", "write_matrix_market", "__version__"]

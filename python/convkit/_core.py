@@ -270,6 +270,45 @@ def _conv_host(x, w, bias, algo, out, kw):
     return y
 
 
+class Context(_ck.Context):
+    """The context convkit runs calls on `device` and `stream` with: its settings.
+
+    convkit keeps one C++ ``convkit::Context`` per (device, stream) for the
+    life of the process; `conv`, the gradients and `choose_algorithm` on that
+    device and stream use it, and every ``Context`` made for the pair is a
+    handle on that one. Making a handle touches no device.
+
+    Parameters
+    ----------
+    device : int
+        CUDA device ordinal.
+    stream : None, int or stream object
+        As `choose_algorithm` takes it: None is the legacy default stream 0
+        (what PyTorch's and CuPy's default streams are); pass the stream your
+        calls run on (``torch.cuda.current_stream()``, a ``cupy.cuda.Stream``,
+        an int ``cudaStream_t``) otherwise.
+
+    Methods
+    -------
+    set_exact(on)
+        ``convkit::Context::set_exact``: when on, ``algorithm='auto'`` never
+        picks the FFT algorithm (its error is normwise, not per element) on
+        this context; an explicit ``algorithm='fft'`` still runs it.
+    exact()
+        Whether it is on (default off).
+
+    Examples
+    --------
+    >>> import convkit
+    >>> ctx = convkit.Context()
+    >>> ctx.exact()
+    False
+    """
+
+    def __init__(self, device=0, stream=None):
+        super().__init__(operator.index(device), 0 if stream is None else _arrays.resolve_stream(stream, None, None))
+
+
 def _shapes_and_dtype(x, w, dtype):
     xs = [operator.index(d) for d in (x.shape if hasattr(x, "shape") else x)]
     ws = [operator.index(d) for d in (w.shape if hasattr(w, "shape") else w)]

@@ -1,4 +1,4 @@
-"""SciPy-compatible ``convolve``, ``correlate``, ``convolve2d`` and ``correlate2d``.
+"""SciPy-compatible ``convolve``, ``correlate``, ``fftconvolve``, ``oaconvolve``, ``convolve2d`` and ``correlate2d``.
 
 Same names, arguments and results as ``scipy.signal``'s functions on real
 float arrays of rank 1 to 3 (one array: no batch or channel axes). Each call
@@ -13,6 +13,10 @@ SciPy              convkit
 =================  ==========================================================
 convolve           ``mode='convolution'``, padding = SciPy's mode
 correlate          ``convolve`` with ``in2`` reversed (SciPy's own identity)
+method='fft'       ``algorithm='fft'`` on CUDA arrays; the reference on NumPy
+fftconvolve        ``convolve(method='fft')``
+oaconvolve         ``convolve(method='fft')`` (convkit's FFT algorithm picks
+                   its overlap-save blocks itself)
 mode='full'        ``padding='full'`` (``k-1`` on each side)
 mode='valid'       ``padding='valid'``; the inputs are swapped as SciPy does
                    when ``in2`` is the larger in every dimension
@@ -24,8 +28,12 @@ boundary='symm'    ``boundary='symmetric'``
 
 Differences from SciPy: integer inputs are computed and returned in float64
 (SciPy returns their integer type); complex inputs raise ValueError;
-``method='fft'`` raises NotImplementedError (convkit's FFT algorithm is not
-built yet); a ``fillvalue`` other than 0 raises NotImplementedError; under
+``method='fft'`` (and `fftconvolve`, `oaconvolve`) on NumPy arrays computes
+with the CPU reference like every NumPy call, so that result is exact (float64
+accumulation, not an FFT's normwise error); on CUDA arrays it runs convkit's
+FFT algorithm, whose error is normwise as SciPy's FFT results are; `fftconvolve`
+and `oaconvolve` take ``axes=None`` only (other values raise
+NotImplementedError); a ``fillvalue`` other than 0 raises NotImplementedError; under
 'wrap' and 'symm' each side's padding must be at most the input's size along
 that dimension (convkit's rule, as PyTorch's circular padding), where SciPy
 extends periodically further: a ValueError names the dimension and sizes.
@@ -36,10 +44,9 @@ import sys
 import numpy as np
 
 from . import _arrays
-from . import _convkit as _ck
 from ._core import conv
 
-__all__ = ["convolve", "correlate", "convolve2d", "correlate2d"]
+__all__ = ["convolve", "correlate", "fftconvolve", "oaconvolve", "convolve2d", "correlate2d"]
 
 _MODES = ("full", "valid", "same")
 _BOUNDARIES = {"fill": "zeros", "pad": "zeros", "wrap": "circular", "circular": "circular",
@@ -78,18 +85,21 @@ def _swap_needed(mode, s1, s2):
     return not ok1
 
 
-def _convolve_nd(in1, in2, mode, boundary="zeros", spec_mode="convolution"):
-    """True convolution (or, with spec_mode='correlation', correlation) of two single arrays."""
+def _convolve_nd(in1, in2, mode, boundary="zeros", spec_mode="convolution", algorithm="auto", padding=None):
+    """True convolution (or, with spec_mode='correlation', correlation) of two single arrays.
+
+    `padding`, when given, is convkit's padding in place of `mode`'s (and the inputs are never swapped).
+    """
     if in1.ndim != in2.ndim:
         raise ValueError("in1 and in2 should have the same dimensionality")
     if not 1 <= in1.ndim <= 3:
         raise ValueError(f"convkit computes arrays of rank 1 to 3; got rank {in1.ndim}")
     if _size(in1) == 0 or _size(in2) == 0:
         return np.array([])
-    if _swap_needed(mode, in1.shape, in2.shape):
+    if padding is None and _swap_needed(mode, in1.shape, in2.shape):
         in1, in2 = in2, in1
     y = conv(_reshape(in1, (1, 1) + tuple(in1.shape)), _reshape(in2, (1, 1) + tuple(in2.shape)),
-             mode=spec_mode, padding=mode, boundary=boundary)
+             mode=spec_mode, padding=mode if padding is None else padding, boundary=boundary, algorithm=algorithm)
     return _reshape(y, tuple(y.shape)[2:])
 
 
@@ -100,13 +110,13 @@ def _size(a):
     return n
 
 
-def _check_method(method, in1, in2):
+def _algorithm(method, in1):
+    """conv's algorithm for `method`: 'fft' is convkit's FFT on CUDA arrays; NumPy always runs the reference."""
     if method in ("auto", "direct"):
-        return
+        return "auto"
     if method == "fft":
-        ok, reason, _ = _ck.supports(_ck.ConvSpec(1), [1, 1, 4], [1, 1, 2], _ck.DType.F64, _ck.Algorithm.Fft)
-        raise NotImplementedError(f"method='fft': {reason or 'not available'}; use method='direct' or 'auto'")
-    raise ValueError(f"Acceptable method flags are 'auto', 'direct', or 'fft'.")
+        return "reference" if _arrays.kind_of(in1) == _arrays._Kind.NUMPY else "fft"
+    raise ValueError("Acceptable method flags are 'auto', 'direct', or 'fft'.")
 
 
 def convolve(in1, in2, mode="full", method="auto"):
@@ -124,9 +134,10 @@ def convolve(in1, in2, mode="full", method="auto"):
         as large as the other in every dimension); 'same': the size of
         `in1`, centred on the 'full' output.
     method : {'auto', 'direct', 'fft'}, optional
-        'auto' and 'direct' compute directly (the reference for NumPy input,
-        convkit's automatic GPU choice for CUDA arrays); 'fft' raises
-        NotImplementedError until convkit's FFT algorithm exists.
+        'auto' and 'direct': the reference for NumPy input, convkit's
+        automatic GPU choice for CUDA arrays. 'fft': convkit's FFT algorithm
+        for CUDA arrays (normwise error, as SciPy's FFT); NumPy input still
+        runs the reference, so its result is exact.
 
     Returns
     -------
@@ -139,7 +150,7 @@ def convolve(in1, in2, mode="full", method="auto"):
         Different ranks, a bad `mode` or `method`, 'valid' with neither input
         the larger, a complex input.
     NotImplementedError
-        ``method='fft'``.
+        ``method='fft'`` on CUDA arrays the FFT algorithm does not serve.
 
     Notes
     -----
@@ -157,8 +168,7 @@ def convolve(in1, in2, mode="full", method="auto"):
     """
     _check_mode(mode)
     in1, in2 = _as_input(in1), _as_input(in2)
-    _check_method(method, in1, in2)
-    return _convolve_nd(in1, in2, mode)
+    return _convolve_nd(in1, in2, mode, algorithm=_algorithm(method, in1))
 
 
 def correlate(in1, in2, mode="full", method="auto"):
@@ -193,10 +203,86 @@ def correlate(in1, in2, mode="full", method="auto"):
     """
     _check_mode(mode)
     in1, in2 = _as_input(in1), _as_input(in2)
-    _check_method(method, in1, in2)
+    algorithm = _algorithm(method, in1)
     if in1.ndim != in2.ndim:
         raise ValueError("in1 and in2 should have the same dimensionality")
-    return _convolve_nd(in1, _flip(in2), mode)
+    return _convolve_nd(in1, _flip(in2), mode, algorithm=algorithm)
+
+
+def _fft_convolve(in1, in2, mode, axes, name):
+    """`fftconvolve` / `oaconvolve`: ``convolve(method='fft')``, with SciPy's 'valid' rule for them.
+
+    In 'valid' mode SciPy's FFT functions leave every axis where either input
+    has size 1 to broadcasting (the 'full' product there: zero padding of the
+    kernel's size - 1 on each side) and apply 'valid', with its swap rule, to
+    the other axes only.
+    """
+    if axes is not None:
+        raise NotImplementedError(f"{name}: axes={axes!r}: convkit convolves over every axis (axes=None only)")
+    _check_mode(mode)
+    in1, in2 = _as_input(in1), _as_input(in2)
+    algorithm = _algorithm("fft", in1)
+    if mode != "valid" or in1.ndim != in2.ndim or _size(in1) == 0 or _size(in2) == 0:
+        return _convolve_nd(in1, in2, mode, algorithm=algorithm)
+    kept = [i for i in range(in1.ndim) if in1.shape[i] != 1 and in2.shape[i] != 1]
+    if _swap_needed(mode, [in1.shape[i] for i in kept], [in2.shape[i] for i in kept]):
+        in1, in2 = in2, in1
+    pads = [(0, 0) if i in kept else (in2.shape[i] - 1, in2.shape[i] - 1) for i in range(in1.ndim)]
+    return _convolve_nd(in1, in2, mode, algorithm=algorithm, padding=pads)
+
+
+def fftconvolve(in1, in2, mode="full", axes=None):
+    """Convolve two N-dimensional arrays using FFT (``scipy.signal.fftconvolve``).
+
+    Parameters
+    ----------
+    in1, in2 : array_like
+        Inputs of the same rank (1 to 3).
+    mode : {'full', 'valid', 'same'}, optional
+        As in `convolve`.
+    axes : None, optional
+        Must be None: every axis is convolved.
+
+    Returns
+    -------
+    out : array
+        ``convolve(in1, in2, mode, method='fft')``: convkit's FFT algorithm
+        for CUDA arrays; the CPU reference for NumPy arrays, whose result is
+        then exact (float64 accumulation), where SciPy's carries the FFT's
+        rounding. In 'valid' mode an axis where either input has size 1 is
+        broadcast (the 'full' product there), as SciPy's `fftconvolve` does
+        (`convolve` refuses such shapes when neither input is the larger).
+
+    Raises
+    ------
+    ValueError
+        As `convolve`.
+    NotImplementedError
+        `axes` other than None; CUDA arrays the FFT algorithm does not serve.
+
+    Examples
+    --------
+    >>> from convkit import signal
+    >>> signal.fftconvolve([1.0, 2.0, 3.0], [0.0, 1.0, 0.5])
+    array([0. , 1. , 2.5, 4. , 1.5])
+    """
+    return _fft_convolve(in1, in2, mode, axes, "fftconvolve")
+
+
+def oaconvolve(in1, in2, mode="full", axes=None):
+    """Convolve two N-dimensional arrays using the overlap-add method (``scipy.signal.oaconvolve``).
+
+    Parameters and results as `fftconvolve`: convkit's FFT algorithm chooses
+    its own blocks for long inputs (overlap-save), so this is `fftconvolve`
+    under SciPy's other name.
+
+    Examples
+    --------
+    >>> from convkit import signal
+    >>> signal.oaconvolve([1.0, 2.0, 3.0], [0.0, 1.0, 0.5], mode="same")
+    array([1. , 2.5, 4. ])
+    """
+    return _fft_convolve(in1, in2, mode, axes, "oaconvolve")
 
 
 def _boundary(boundary, fillvalue):

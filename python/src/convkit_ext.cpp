@@ -124,6 +124,13 @@ convkit::Context& context_for(int device, std::uintptr_t stream) {
   return *slot;
 }
 
+// A Python handle on context_for(device, stream), for its settings.
+struct ContextHandle {
+  int device;
+  std::uintptr_t stream;
+  convkit::Context* ctx;
+};
+
 // Makes `device` current for the duration of a call and restores the
 // caller's device afterwards (a PyTorch or CuPy current device may differ
 // from the array's).
@@ -329,7 +336,8 @@ NB_MODULE(_convkit, m) {
       .value("CudaError", convkit::Status::CudaError)
       .value("CublasError", convkit::Status::CublasError)
       .value("CusparseError", convkit::Status::CusparseError)
-      .value("InternalError", convkit::Status::InternalError);
+      .value("InternalError", convkit::Status::InternalError)
+      .value("CufftError", convkit::Status::CufftError);
   nb::enum_<convkit::Mode>(m, "Mode")
       .value("CrossCorrelation", convkit::Mode::CrossCorrelation)
       .value("Convolution", convkit::Mode::Convolution);
@@ -357,7 +365,7 @@ NB_MODULE(_convkit, m) {
   g_error_class = PyErr_NewExceptionWithDoc(
       "convkit.Error",
       "A convkit failure without a builtin Python counterpart (WorkspaceTooSmall, NoDevice, CudaError, "
-      "CublasError, CusparseError, InternalError). `status` is the convkit.Status; the message is the "
+      "CublasError, CusparseError, InternalError, CufftError). `status` is the convkit.Status; the message is the "
       "library's.",
       PyExc_RuntimeError, nullptr);
   m.attr("Error") = nb::handle(g_error_class);
@@ -458,6 +466,21 @@ NB_MODULE(_convkit, m) {
         },
         "spec"_a, "x_shape"_a, "w_shape"_a, "dtype"_a, "for_plan"_a = false, "device"_a = 0, "stream"_a = 0,
         "direction"_a = convkit::Direction::Forward);
+
+  nb::class_<ContextHandle>(m, "Context",
+                            "The convkit::Context that calls on (device, stream) run on: every handle on one pair "
+                            "shares it. Making one touches no device.")
+      .def(
+          "__init__",
+          [](ContextHandle* self, int device, std::uintptr_t stream) {
+            new (self) ContextHandle{device, stream, &context_for(device, stream)};
+          },
+          "device"_a = 0, "stream"_a = 0)
+      .def_ro("device", &ContextHandle::device)
+      .def_ro("stream", &ContextHandle::stream)
+      .def("set_exact", [](ContextHandle& h, bool on) { h.ctx->set_exact(on); }, "on"_a,
+           "When on, algorithm='auto' never picks the FFT (whose error is normwise) on this context.")
+      .def("exact", [](const ContextHandle& h) { return h.ctx->exact(); });
   m.def("conv_backward_data", &conv_backward_data, "spec"_a, "grad_output"_a.noconvert(), "weight"_a.noconvert(),
         "out"_a.noconvert(), "algorithm"_a, "beta"_a, "stream"_a,
         "out = beta·out + Tᵀ·grad_output (host arrays: the CPU reference; CUDA arrays on `stream`).");

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import convkit
+from convkit import _convkit as _ck
 from helpers import oracle
 
 BOUNDARIES = ["zeros", "circular", "reflect", "replicate", "symmetric"]
@@ -140,12 +141,12 @@ def test_output_shape_and_queries():
     assert convkit.output_shape(np.empty((1, 1, 10)), np.empty((1, 1, 4)), padding="full") == (1, 1, 13)
     ok, reason, variant = convkit.supports((1, 1, 32), (1, 1, 3), algorithm="direct")
     assert ok and reason == "" and variant.startswith("direct/")
-    ok, reason, _ = convkit.supports((1, 1, 32), (1, 1, 3), algorithm="fft")
+    ok, reason, _ = convkit.supports((1, 1, 32), (1, 1, 3), algorithm="fft", direction="backward_data")
     assert not ok and "Fft" in reason
     assert convkit.workspace_bytes((1, 1, 32), (1, 1, 3), algorithm="reference") == 0
     assert convkit.workspace_bytes((2, 3, 16, 16), (4, 3, 3, 3), algorithm="im2col_gemm", dtype=np.float32) > 0
     with pytest.raises(NotImplementedError, match="Fft"):
-        convkit.workspace_bytes((1, 1, 32), (1, 1, 3), algorithm="fft")
+        convkit.workspace_bytes((1, 1, 32), (1, 1, 3), algorithm="fft", direction="backward_filter")
     with pytest.raises(TypeError, match="unexpected keyword"):
         convkit.supports((1, 1, 32), (1, 1, 3), strides=2)
 
@@ -177,3 +178,40 @@ def test_gpu_algorithm_on_host_arrays_is_a_value_error_naming_the_device(rng):
     for algo in ("direct", "im2col_gemm", "sparse_toeplitz"):
         with pytest.raises((ValueError, convkit.Error), match="device"):
             convkit.conv(x, w, algorithm=algo)
+
+
+def test_context_handles_share_the_settings_of_their_device_and_stream():
+    a, b = convkit.Context(), convkit.Context(0, 0)
+    elsewhere = convkit.Context(device=1)  # a handle only: nothing runs on it
+    assert (a.device, a.stream) == (0, 0) and (elsewhere.device, elsewhere.stream) == (1, 0)
+    assert a.exact() is False
+    try:
+        a.set_exact(True)
+        assert b.exact() is True and convkit.Context().exact() is True
+        assert elsewhere.exact() is False
+    finally:
+        a.set_exact(False)
+    assert b.exact() is False
+    with pytest.raises(TypeError, match="stream"):
+        convkit.Context(stream="default")
+
+
+def test_exact_context_keeps_auto_away_from_fft():
+    xs, ws = (1, 1, 1 << 20), (1, 1, 257)
+    if not convkit.supports(xs, ws, algorithm="fft", dtype=np.float32)[0]:
+        pytest.skip("Algorithm::Fft does not serve this problem in this build")
+    ctx = convkit.Context()
+    try:
+        ctx.set_exact(True)
+        try:
+            choice = convkit.choose_algorithm(xs, ws, dtype=np.float32)  # device 0, stream 0: ctx's context
+        except convkit.Error as e:
+            assert e.status == convkit.Status.NoDevice
+            pytest.skip("this build's cost model needs the device")
+        assert choice.chosen != _ck.Algorithm.Fft
+        fft = [c for c in choice.candidates if c.algorithm == _ck.Algorithm.Fft]
+        assert len(fft) == 1 and not fft[0].considered and "exact" in fft[0].excluded_because, str(choice)
+    finally:
+        ctx.set_exact(False)
+    fft = [c for c in convkit.choose_algorithm(xs, ws, dtype=np.float32).candidates if c.algorithm == _ck.Algorithm.Fft]
+    assert len(fft) == 1 and fft[0].considered, fft[0].excluded_because

@@ -39,7 +39,7 @@ def test_argument_names_are_checked_before_the_library():
 
 def test_not_supported_is_not_implemented_error():
     with pytest.raises(NotImplementedError, match="Fft"):
-        convkit.workspace_bytes((1, 1, 16), (1, 1, 3), algorithm="fft")
+        convkit.workspace_bytes((1, 1, 16), (1, 1, 3), algorithm="fft", direction="backward_data")
 
 
 def test_error_class_carries_the_status():
@@ -65,6 +65,7 @@ def test_bias_without_spec_bias_and_wrong_bias_shape():
     ("CublasError", convkit.Error),
     ("CusparseError", convkit.Error),
     ("InternalError", convkit.Error),
+    ("CufftError", convkit.Error),
 ])
 def test_every_status_maps_to_its_exception(status, exc):
     st = getattr(convkit.Status, status)

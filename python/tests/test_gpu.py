@@ -156,3 +156,60 @@ def test_gradients_and_transpose_on_device_equal_the_reference(fw, algorithm):
                                    algorithm=algorithm)
     synchronize(fw)
     np.testing.assert_array_equal(to_host(fw, got_t), want_t)
+
+
+# SciPy's own tolerances for its FFT results (test_signal.py's FFT_TOL): float64
+# rtol = atol = 1e-10, float32 rtol 1e-4, atol 1e-6.
+FFT_TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-6)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_signal_fft_functions_on_device_arrays_match_scipy(fw, dtype):
+    import scipy.signal as scipy_signal
+    from convkit import signal
+    rng = np.random.default_rng(31)
+    cases = [((100,), (100,)), ((5000,), (257,)), ((40, 33), (9, 7)), ((12, 10, 9), (3, 4, 2))]
+    for s1, s2 in cases:
+        a, b = rng.standard_normal(s1).astype(dtype), rng.standard_normal(s2).astype(dtype)
+        da, db = to_device(fw, a), to_device(fw, b)
+        for mode in ("full", "valid", "same"):
+            for got, want in [(signal.fftconvolve(da, db, mode), scipy_signal.fftconvolve(a, b, mode)),
+                              (signal.oaconvolve(da, db, mode), scipy_signal.oaconvolve(a, b, mode)),
+                              (signal.convolve(da, db, mode, method="fft"), scipy_signal.fftconvolve(a, b, mode)),
+                              (signal.correlate(da, db, mode, method="fft"),
+                               scipy_signal.correlate(a, b, mode, method="fft"))]:
+                assert type(got) is type(da)
+                synchronize(fw)
+                host = to_host(fw, got)
+                assert host.dtype == dtype and host.shape == want.shape
+                np.testing.assert_allclose(host, want, **FFT_TOL[dtype])
+
+
+def test_conv_fft_on_device_and_exact_contexts(fw):
+    rng = np.random.default_rng(32)
+    x = rng.integers(-4, 5, size=(2, 3, 1 << 16)).astype(np.float64)
+    w = rng.integers(-4, 5, size=(4, 3, 129)).astype(np.float64)
+    b = rng.integers(-4, 5, size=4).astype(np.float64)
+    ref = convkit.conv(x, w, b, padding="same", boundary="reflect")
+    y = convkit.conv(to_device(fw, x), to_device(fw, w), to_device(fw, b), padding="same", boundary="reflect",
+                     algorithm="fft")
+    synchronize(fw)
+    # Small integers: the FFT's result rounds to the exact answer.
+    np.testing.assert_array_equal(np.rint(to_host(fw, y)), ref)
+    # An exact context (the one calls on this stream use) keeps Auto away from Fft.
+    name, mod = fw
+    s = mod.cuda.Stream()
+    ctx = convkit.Context(stream=s)
+    ctx.set_exact(True)
+    try:
+        assert convkit.Context(stream=s).exact()
+        choice = convkit.choose_algorithm((1, 1, 1 << 20), (1, 1, 257), dtype=np.float32, stream=s)
+        assert choice.chosen != convkit._convkit.Algorithm.Fft
+        fft = [c for c in choice.candidates if c.algorithm == convkit._convkit.Algorithm.Fft]
+        assert len(fft) == 1 and not fft[0].considered and "exact" in fft[0].excluded_because, str(choice)
+        got = convkit.conv(to_device(fw, x), to_device(fw, w), to_device(fw, b), padding="same",
+                           boundary="reflect", stream=s)
+        s.synchronize()
+        np.testing.assert_array_equal(to_host(fw, got), ref)
+    finally:
+        ctx.set_exact(False)  # a later stream may get the same handle

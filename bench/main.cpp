@@ -165,6 +165,18 @@ Row& skip(Row& r, const std::string& why) {
   return r;
 }
 
+// The row's timing figures from its timed runs `ms` (milliseconds): median
+// and minimum, and at the median the GFLOP/s, GB/s (the row's flops and
+// min_bytes) and percent of the roofline.
+void set_timing(Row& r, const std::vector<double>& ms, const Env& env) {
+  r.ms_median = median(ms);
+  r.ms_min = minimum(ms);
+  const double s = r.ms_median * 1e-3;
+  r.gflops = r.flops / s / 1e9;
+  r.gbs = r.min_bytes / s / 1e9;
+  r.roofline_pct = 100.0 * roofline_fraction(s, r.flops, r.min_bytes, env.peak, env.dev.copy_bandwidth);
+}
+
 // Runs `run_fn` (which writes `out`): poison, warm up, check; poison, time
 // `reps` flushed runs, check again. Fills the row's timings, rates, roofline
 // fraction and check result.
@@ -188,12 +200,7 @@ void measure(const Env& env, const D& d, Row& r, const std::function<void()>& ru
   const std::vector<double> got_last = gather(env.stream, out, out_idx);
   const SampleCheck last = check_samples(got_last, d.ref, d.mag, d.tol);
 
-  r.ms_median = median(ms);
-  r.ms_min = minimum(ms);
-  const double s = r.ms_median * 1e-3;
-  r.gflops = r.flops / s / 1e9;
-  r.gbs = r.min_bytes / s / 1e9;
-  r.roofline_pct = 100.0 * roofline_fraction(s, r.flops, r.min_bytes, env.peak, env.dev.copy_bandwidth);
+  set_timing(r, ms, env);
   r.samples = last.checked;
   r.mismatches = std::max(first.mismatches, last.mismatches);
   r.max_abs_err = std::max(first.max_abs_err, last.max_abs_err);
@@ -401,12 +408,7 @@ Row run_fft_floor(const Env& env, CaseData<T>& d) {
   const std::vector<double> warm = time_runs(env.stream, std::max(opt.warmup, 1), {}, run_fn);
   r.reps = reps_within_budget(opt.reps, median(warm) * 1e-3, opt.row_budget_s, opt.quick ? 10 : opt.reps);
   const std::vector<double> ms = time_runs(env.stream, r.reps, [&] { env.flusher.flush(); }, run_fn);
-  r.ms_median = median(ms);
-  r.ms_min = minimum(ms);
-  const double s = r.ms_median * 1e-3;
-  r.gflops = r.flops / s / 1e9;
-  r.gbs = r.min_bytes / s / 1e9;
-  r.roofline_pct = 100.0 * roofline_fraction(s, r.flops, r.min_bytes, env.peak, env.dev.copy_bandwidth);
+  set_timing(r, ms, env);
   return r;
 }
 

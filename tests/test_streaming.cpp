@@ -5,11 +5,11 @@
 // over; bad arguments are refused with messages naming the parameter, and
 // leave the outputs and the history as they were.
 #include "harness.hpp"
+#include "streaming_cases.hpp"
 
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,62 +17,12 @@
 namespace convkit::test {
 namespace {
 
-struct StreamCase {
-  const char* name;
-  std::int64_t N, C, K, G, k, dil;
-  bool bias;
-  Mode mode;
-  std::int64_t h() const { return dil * (k - 1); }
-};
-
+// The host table has a five-tap thermometer and a short, widely dilated last case.
 const std::vector<StreamCase>& stream_cases() {
-  static const std::vector<StreamCase> cases = {
-      {"thermometer k5", 1, 1, 1, 1, 5, 1, false, Mode::Convolution},
-      {"one tap (no history)", 1, 2, 3, 1, 1, 1, true, Mode::Convolution},
-      {"N2 C3 K4 k3 dil2 bias xcorr", 2, 3, 4, 1, 3, 2, true, Mode::CrossCorrelation},
-      {"C4 K6 G2 k4 dil3 bias conv", 1, 4, 6, 2, 4, 3, true, Mode::Convolution},
-      {"depthwise N3 C4 k7 xcorr", 3, 4, 4, 4, 7, 1, false, Mode::CrossCorrelation},
-      {"k2 dil5 bias conv", 1, 2, 2, 1, 2, 5, true, Mode::Convolution},
-  };
+  static const std::vector<StreamCase> cases =
+      stream_case_table({"thermometer k5", 1, 1, 1, 1, 5, 1, false, Mode::Convolution},
+                        {"k2 dil5 bias conv", 1, 2, 2, 1, 2, 5, true, Mode::Convolution});
   return cases;
-}
-
-ConvSpec causal_spec(const StreamCase& c) {
-  return ConvSpec::conv1d()
-      .groups(c.G)
-      .dilation(c.dil)
-      .mode(c.mode)
-      .bias(c.bias)
-      .padding(Padding::per_dim({{c.h(), 0}}));
-}
-
-// Samples [from, from + len) of every row of a [N, C, L] tensor.
-template <class T>
-HostTensor<T> slice(const HostTensor<T>& x, std::int64_t from, std::int64_t len) {
-  const Shape& s = x.shape();
-  HostTensor<T> out({s[0], s[1], len});
-  for (std::int64_t r = 0; r < s[0] * s[1]; ++r)
-    for (std::int64_t t = 0; t < len; ++t) out[r * len + t] = x[r * s[2] + from + t];
-  return out;
-}
-
-// [a | b] along the last axis.
-template <class T>
-HostTensor<T> concat(const HostTensor<T>& a, const HostTensor<T>& b) {
-  const std::int64_t rows = a.shape()[0] * a.shape()[1], la = a.shape()[2], lb = b.shape()[2];
-  HostTensor<T> out({a.shape()[0], a.shape()[1], la + lb});
-  for (std::int64_t r = 0; r < rows; ++r) {
-    for (std::int64_t t = 0; t < la; ++t) out[r * (la + lb) + t] = a[r * la + t];
-    for (std::int64_t t = 0; t < lb; ++t) out[r * (la + lb) + la + t] = b[r * lb + t];
-  }
-  return out;
-}
-
-template <class T>
-HostTensor<T> nan_filled(const Shape& s) {
-  HostTensor<T> t(s);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = std::numeric_limits<T>::quiet_NaN();
-  return t;
 }
 
 template <class T>
@@ -87,26 +37,6 @@ HostTensor<T> copy_history(const StreamingConv& s) {
   const TensorArg h = s.history();
   HostTensor<T> out(h.shape);
   if (out.numel()) std::memcpy(out.data(), h.data, out.numel() * sizeof(T));
-  return out;
-}
-
-// A chunk-length sequence summing to `total`: a mix of single samples,
-// chunks shorter than the history, about the kernel's size, and long ones.
-std::vector<std::int64_t> random_chunks(std::int64_t total, std::int64_t h, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<std::int64_t> out;
-  while (total > 0) {
-    std::int64_t len = 1;
-    switch (rng() % 4) {
-      case 0: len = 1; break;
-      case 1: len = 1 + std::int64_t(rng() % std::uint64_t(std::max<std::int64_t>(h, 1))); break;   // <= h
-      case 2: len = h + 1 + std::int64_t(rng() % 4); break;                                           // just past h
-      default: len = 2 * h + 2 + std::int64_t(rng() % std::uint64_t(3 * h + 9)); break;               // long
-    }
-    len = std::min(len, total);
-    out.push_back(len);
-    total -= len;
-  }
   return out;
 }
 
@@ -140,17 +70,6 @@ HostTensor<T> one_shot(const StreamCase& c, const HostTensor<T>& x, const HostTe
 }
 
 template <class T>
-struct Operands {
-  HostTensor<T> x, w, b;
-};
-
-template <class T>
-Operands<T> make_operands(const StreamCase& c, std::int64_t T_len, std::uint64_t seed) {
-  return {random_ints<T>({c.N, c.C, T_len}, seed), random_ints<T>({c.K, c.C / c.G, c.k}, seed + 1),
-          random_ints<T>({c.K}, seed + 2)};
-}
-
-template <class T>
 StreamingConv make_stream(Context& ctx, const StreamCase& c, const Operands<T>& o) {
   if (c.bias) return StreamingConv(ctx, causal_spec(c), o.w.view(), o.b.view(), Algorithm::Auto, c.N);
   return StreamingConv(ctx, causal_spec(c), o.w.view(), Algorithm::Auto, c.N);
@@ -168,7 +87,7 @@ TYPED_TEST(Streaming, AnyChunkingEqualsTheOneShotConvExactly) {
   for (const StreamCase& c : stream_cases()) {
     for (std::int64_t T_len : {1, 2, 37, 150}) {
       SCOPED_TRACE(::testing::Message() << c.name << ", " << T_len << " samples");
-      const Operands<T> o = make_operands<T>(c, T_len, seed += 7);
+      const Operands<T> o = int_operands<T>(c, T_len, seed += 7);
       const HostTensor<T> want = one_shot(c, o.x, o.w, o.b);
       std::vector<std::vector<std::int64_t>> sequences = {
           std::vector<std::int64_t>(std::size_t(T_len), 1),  // one sample at a time
@@ -197,7 +116,7 @@ TYPED_TEST(Streaming, GivenHistoryEqualsTheOneShotConvOfHistoryThenSignal) {
   for (const StreamCase& c : stream_cases()) {
     SCOPED_TRACE(c.name);
     const std::int64_t T_len = 61;
-    const Operands<T> o = make_operands<T>(c, T_len, seed += 11);
+    const Operands<T> o = int_operands<T>(c, T_len, seed += 11);
     const HostTensor<T> past = random_ints<T>({c.N, c.C, c.h()}, seed + 5, -9, 9);
     const HostTensor<T> whole = concat(past, o.x);
     const HostTensor<T> want = slice(one_shot(c, whole, o.w, o.b), c.h(), T_len);
@@ -214,7 +133,7 @@ TYPED_TEST(Streaming, ResetStartsOverFromZerosOrTheGivenHistory) {
   Context ctx;
   const StreamCase c = stream_cases()[3];  // groups, dilation, bias
   const std::int64_t T_len = 40;
-  const Operands<T> o = make_operands<T>(c, T_len, 900);
+  const Operands<T> o = int_operands<T>(c, T_len, 900);
   const HostTensor<T> from_zeros = one_shot(c, o.x, o.w, o.b);
   const HostTensor<T> past = random_ints<T>({c.N, c.C, c.h()}, 905);
   const HostTensor<T> from_past = slice(one_shot(c, concat(past, o.x), o.w, o.b), c.h(), T_len);
@@ -248,7 +167,7 @@ TYPED_TEST(Streaming, FirstSampleRepeatedAsHistoryEqualsTheReplicateBoundary) {
   for (const StreamCase& c : stream_cases()) {
     SCOPED_TRACE(c.name);
     const std::int64_t T_len = 45;
-    const Operands<T> o = make_operands<T>(c, T_len, 2024 + c.k);
+    const Operands<T> o = int_operands<T>(c, T_len, 2024 + c.k);
     HostTensor<T> want({c.N, c.K, T_len});
     const ConvSpec replicate = causal_spec(c).boundary(Boundary::Replicate);
     reference::conv(replicate, o.x.view(), o.w.view(), c.bias ? TensorArg(o.b.view()) : TensorArg(), want.view());
@@ -270,7 +189,7 @@ TYPED_TEST(Streaming, KernelIsIndexedByAgeUnderConvolutionAndReversedAgeUnderCro
     SCOPED_TRACE(mode_name(mode));
     const StreamCase c{"formula", 1, 3, 4, 1, 4, 2, true, mode};
     const std::int64_t T_len = 30;
-    const Operands<T> o = make_operands<T>(c, T_len, 1234 + int(mode));
+    const Operands<T> o = int_operands<T>(c, T_len, 1234 + int(mode));
     HostTensor<T> want({1, c.K, T_len});
     for (std::int64_t k = 0; k < c.K; ++k)
       for (std::int64_t t = 0; t < T_len; ++t) {
@@ -293,7 +212,7 @@ TYPED_TEST(Streaming, EmptyChunkIsANoOp) {
   using T = TypeParam;
   Context ctx;
   const StreamCase c = stream_cases()[2];
-  const Operands<T> o = make_operands<T>(c, 20, 42);
+  const Operands<T> o = int_operands<T>(c, 20, 42);
   const HostTensor<T> want = one_shot(c, o.x, o.w, o.b);
   StreamingConv s = make_stream(ctx, c, o);
   HostTensor<T> y = push_all(s, slice(o.x, 0, 9), {4, 5});
@@ -327,7 +246,7 @@ TYPED_TEST(Streaming, BadChunksAreRefusedAndLeaveOutputsAndHistoryAsTheyWere) {
   Context ctx;
   const StreamCase c = stream_cases()[2];  // N 2, C 3, K 4, h 4
   const std::int64_t T_len = 25;
-  const Operands<T> o = make_operands<T>(c, T_len, 3030);
+  const Operands<T> o = int_operands<T>(c, T_len, 3030);
   const HostTensor<T> want = one_shot(c, o.x, o.w, o.b);
   StreamingConv s = make_stream(ctx, c, o);
   const HostTensor<T> first = push_all(s, slice(o.x, 0, 10), {3, 7});
@@ -447,7 +366,7 @@ TEST(StreamingSetup, DeviceWeightsNeedAGpuAlgorithmAndADevice) {
 TEST(StreamingSetup, WeightsAreCopiedAtConstruction) {
   Context ctx;
   const StreamCase c = stream_cases()[0];
-  Operands<double> o = make_operands<double>(c, 30, 77);
+  Operands<double> o = int_operands<double>(c, 30, 77);
   const HostTensor<double> want = one_shot(c, o.x, o.w, o.b);
   StreamingConv s = make_stream(ctx, c, o);
   for (std::int64_t i = 0; i < o.w.numel(); ++i) o.w[i] = std::numeric_limits<double>::quiet_NaN();
@@ -457,7 +376,7 @@ TEST(StreamingSetup, WeightsAreCopiedAtConstruction) {
 TEST(StreamingSetup, MovedFromIsRefusedAndMovedToCarriesOn) {
   Context ctx;
   const StreamCase c = stream_cases()[2];
-  const Operands<float> o = make_operands<float>(c, 20, 55);
+  const Operands<float> o = int_operands<float>(c, 20, 55);
   const HostTensor<float> want = one_shot(c, o.x, o.w, o.b);
   StreamingConv a = make_stream(ctx, c, o);
   const HostTensor<float> head = push_all(a, slice(o.x, 0, 6), {6});

@@ -8,6 +8,7 @@
 #include <cufft.h>
 
 #include <algorithm>
+#include <utility>
 #include <string>
 
 namespace convkit::bench {
@@ -35,7 +36,11 @@ struct FftTransformsOnly::Impl {
   detail::FftChoice choice;
   std::int64_t passes = 0;
   std::vector<detail::FftTransform> transforms;
-  std::vector<cufftHandle> plans;  // one per transform (the tail pass has its own batches)
+  // One plan per distinct (direction, batch), as the library's cache keeps
+  // them: a full pass's and the tail pass's; plan_of[i] is transform i's.
+  std::vector<cufftHandle> plans;
+  std::vector<std::pair<bool, std::int64_t>> plan_keys;
+  std::vector<std::size_t> plan_of;
   void* real = nullptr;
   void* spec = nullptr;
   std::size_t real_bytes = 0, spec_bytes = 0;
@@ -52,7 +57,7 @@ FftTransformsOnly::FftTransformsOnly(cudaStream_t stream, const ConvProblem& p, 
   Impl& m = *impl_;
   m.stream = stream;
   m.dtype = t;
-  m.choice = detail::fft_choose(p, t, workspace_limit, /*weights_per_call=*/false);
+  m.choice = detail::fft_plan_choice(p, t, workspace_limit);  // what a ConvPlan runs
   if (!m.choice.ok)
     throw Error(m.choice.min_bytes > workspace_limit ? Status::WorkspaceTooSmall : Status::NotSupported,
                 "transforms-only floor: the Fft path cannot plan this problem: " + m.choice.reason);
@@ -72,9 +77,17 @@ FftTransformsOnly::FftTransformsOnly(cudaStream_t stream, const ConvProblem& p, 
 
   const bool f32 = t == DType::F32;
   for (const detail::FftTransform& x : m.transforms) {
+    const std::pair<bool, std::int64_t> key{x.inverse, x.batch};
+    const auto known = std::find(m.plan_keys.begin(), m.plan_keys.end(), key);
+    if (known != m.plan_keys.end()) {
+      m.plan_of.push_back(std::size_t(known - m.plan_keys.begin()));
+      continue;
+    }
     cufftHandle h = 0;
     cufft_check(cufftCreate(&h), "cufftCreate");
     m.plans.push_back(h);
+    m.plan_keys.push_back(key);
+    m.plan_of.push_back(m.plans.size() - 1);
     long long n[3] = {x.n[0], x.n[1], x.n[2]};
     long long real_embed[3] = {x.n[0], x.n[1], x.n[2]};
     long long cplx_embed[3] = {x.n[0], x.n[1], x.n[2]};
@@ -104,7 +117,7 @@ void FftTransformsOnly::run() {
   Impl& m = *impl_;
   for (std::size_t i = 0; i < m.transforms.size(); ++i) {
     const detail::FftTransform& x = m.transforms[i];
-    const cufftHandle h = m.plans[i];
+    const cufftHandle h = m.plans[m.plan_of[i]];
     if (m.dtype == DType::F32) {
       auto* r = static_cast<cufftReal*>(m.real);
       auto* c = static_cast<cufftComplex*>(m.spec);

@@ -2,7 +2,7 @@
 // C2R of y's blocks that Algorithm::Fft runs per call, with nothing around
 // them (no gather of the padded copy, no per-frequency product, no
 // extraction) -- the floor of the method. Sizes, batches, passes and the
-// spectra's layout are the library's own block choice (detail::fft_choose,
+// spectra's layout are the library's own block choice (detail::fft_plan_choice,
 // as a ConvPlan makes it: the plan keeps the weight spectra, so no kernel
 // transform per call), so the floor follows whatever the library picks under
 // the same workspace limit. fft_floor_transforms is pure (CPU-tested); the

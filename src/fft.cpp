@@ -389,10 +389,8 @@ class FftPlan final : public PlanImpl {
   // The one-shot choice (its real buffer holds the K·Cg kernels for
   // set_weights), less the weight spectra, which the plan owns.
   static FftChoice plan_choice(const ContextState& ctx, const ConvProblem& p, DType t) {
-    FftChoice s = choice_for(ctx, p, t, true);
-    s.ws.total -= s.ws.wspec;
-    s.ws.wspec = 0;
-    return s;
+    (void)choice_for(ctx, p, t, true);  // the errors (WorkspaceTooSmall, NotSupported)
+    return fft_plan_choice(p, t, ctx.workspace_limit);
   }
 
   FftChoice choice_;

@@ -322,6 +322,18 @@ inline FftChoice fft_choose(const ConvProblem& p, DType t, std::size_t limit, bo
   return ch;
 }
 
+/// The configuration a ConvPlan runs: the one-shot choice (its real buffer
+/// also stages the K·Cg kernels for set_weights) less the weight spectra,
+/// which the plan owns. The benchmark's transforms-only floor uses it too.
+inline FftChoice fft_plan_choice(const ConvProblem& p, DType t, std::size_t limit) {
+  FftChoice s = fft_choose(p, t, limit, true);
+  if (s.ok) {
+    s.ws.total -= s.ws.wspec;
+    s.ws.wspec = 0;
+  }
+  return s;
+}
+
 /// One cuFFT transform of a pass, as data. Real side: batch entry b, point j
 /// at b·P + j. Complex side: (b, f) at fft_spectrum_index(freq_major, batch, F, b, f).
 struct FftTransform {

@@ -801,7 +801,7 @@ TEST(BenchCases, LargeKernelSuiteAndFftTargets) {
   for (bool quick : {false, true})
     for (const Case& c : suite_cases("large-kernel", quick)) {
       const ConvProblem p = c.spec.problem(c.x, c.w);
-      const detail::FftChoice ch = detail::fft_choose(p, DType::F32, std::size_t(4e9), false);
+      const detail::FftChoice ch = detail::fft_plan_choice(p, DType::F32, std::size_t(4e9));
       EXPECT_TRUE(ch.ok) << c.name << ": " << ch.reason;
     }
 }
@@ -810,10 +810,10 @@ TEST(BenchFft, FloorTransformsFollowTheLibrarysChoice) {
   // A batch of 2-D images with channels (the GEMM path, frequency-major
   // spectra), under a limit that forces several passes with a short tail.
   const ConvProblem p = ConvSpec::conv2d().padding(Padding::same()).problem(Shape{7, 3, 40, 50}, Shape{4, 3, 9, 9});
-  const detail::FftChoice all = detail::fft_choose(p, DType::F32, std::size_t(1) << 40, false);
+  const detail::FftChoice all = detail::fft_plan_choice(p, DType::F32, std::size_t(1) << 40);
   ASSERT_TRUE(all.ok);
   for (std::size_t limit : {std::size_t(1) << 40, all.ws.total / 3}) {
-    const detail::FftChoice ch = detail::fft_choose(p, DType::F32, limit, false);
+    const detail::FftChoice ch = detail::fft_plan_choice(p, DType::F32, limit);
     ASSERT_TRUE(ch.ok) << ch.reason;
     const auto v = fft_floor_transforms(ch, p.N);
     const std::int64_t passes = (p.N + ch.chunk - 1) / ch.chunk;
@@ -841,7 +841,7 @@ TEST(BenchFft, FloorTransformsFollowTheLibrarysChoice) {
   }
   // A single channel: the pointwise path, batch-major spectra; 1-D lengths.
   const ConvProblem q = ConvSpec::conv1d().padding(Padding::same()).problem(Shape{2, 1, 1000}, Shape{1, 1, 31});
-  const detail::FftChoice one = detail::fft_choose(q, DType::F64, std::size_t(1) << 40, false);
+  const detail::FftChoice one = detail::fft_plan_choice(q, DType::F64, std::size_t(1) << 40);
   ASSERT_TRUE(one.ok);
   const auto v = fft_floor_transforms(one, q.N);
   ASSERT_FALSE(v.empty());

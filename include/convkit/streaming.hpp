@@ -43,7 +43,11 @@ class StreamingImpl;
 /// which means Reference there); device weights make a device stream, whose
 /// pushes take device views and run a GPU algorithm on ctx's stream,
 /// asynchronously, never synchronising (except that Auto on a context with
-/// tuning on times a new chunk length once, as conv() does). Auto chooses by
+/// tuning on times a new chunk length once, as conv() does, and that Fft,
+/// named or chosen, makes cuFFT plans per chunk length: once the context's
+/// plan cache is full, making one waits for the stream before the least
+/// recently used plan is destroyed; each Fft push also transforms the
+/// weights again, as a one-shot conv() does). Auto chooses by
 /// choose_algorithm() once per chunk length (the choice is cached per length
 /// and remade when the context's workspace limit or its TF32, determinism,
 /// exactness or tuning flag changes; Context::set_exact keeps it off Fft).
@@ -54,8 +58,11 @@ class StreamingImpl;
 /// weights on coarse binary grids) with the direct-sum algorithms, and
 /// otherwise within the chosen algorithm's usual tolerance.
 ///
-/// Memory. The weights (and bias) are copied at construction: the caller's
-/// buffers may be freed afterwards. The history [N, C, dil·(k−1)] and a
+/// Memory. The weights (and bias) are copied at construction, on ctx's
+/// stream for device weights: the caller's buffers may be freed once that
+/// copy has run (after the constructor for host weights; for device weights
+/// by a free ordered after ctx's stream, e.g. a DeviceTensor of the same
+/// context, or after synchronising it). The history [N, C, dil·(k−1)] and a
 /// working buffer for [history | chunk] live at the stream's location
 /// (device memory allocated and freed on ctx's stream). `ctx` must outlive
 /// the StreamingConv and stay where it is (not be moved from); the memory is

@@ -417,3 +417,46 @@ TEST(Choice, CostModelPicksAnAlgorithmMeasuredWithinTargetOnEveryBenchmarkCase) 
 
 }  // namespace
 }  // namespace convkit::test
+
+namespace convkit {
+namespace {
+
+// Fft in Auto without a device (the cost model's nominal figures): a long
+// filter over a long signal goes to Fft, whose candidate states its normwise
+// error in explain(); an exact context excludes it, saying why, and chooses
+// among the others; asking for Fft by name is unaffected by the flag.
+TEST(ChoiceFft, ExactContextsExcludeFftAndExplainSaysWhy) {
+  const ConvSpec spec = ConvSpec::conv1d().padding(Padding::same());
+  const Shape xs{1, 1, 1 << 22}, ws{1, 1, 4095};
+  Context plain, exact;
+  exact.set_exact(true);
+  EXPECT_FALSE(plain.exact());
+  EXPECT_TRUE(exact.exact());
+  const AlgorithmChoice a = choose_algorithm(plain, spec, xs, ws, DType::F32);
+  EXPECT_EQ(a.chosen, Algorithm::Fft) << a.explain();
+  const std::string text = a.explain();
+  EXPECT_NE(text.find("error: normwise"), std::string::npos) << text;
+  EXPECT_NE(text.find("error: per element"), std::string::npos) << text;
+  const AlgorithmChoice b = choose_algorithm(exact, spec, xs, ws, DType::F32);
+  EXPECT_NE(b.chosen, Algorithm::Fft);
+  for (const CandidateReport& r : b.candidates) {
+    if (r.algorithm != Algorithm::Fft) continue;
+    EXPECT_FALSE(r.considered);
+    EXPECT_NE(r.excluded_because.find("exact results"), std::string::npos) << r.excluded_because;
+    EXPECT_TRUE(r.expected_error.empty());
+  }
+  EXPECT_NE(b.explain().find("excluded: its error is normwise"), std::string::npos) << b.explain();
+  EXPECT_TRUE(supports(spec, xs, ws, DType::F32, Algorithm::Fft).ok);
+}
+
+// A 3x3 CNN layer stays off Fft: the model charges the whole-batch
+// transforms and the per-frequency GEMM.
+TEST(ChoiceFft, SmallKernelsStayOffFft) {
+  Context ctx;
+  const AlgorithmChoice c = choose_algorithm(ctx, ConvSpec::conv2d().padding(1), Shape{32, 64, 56, 56},
+                                             Shape{64, 64, 3, 3}, DType::F32);
+  EXPECT_NE(c.chosen, Algorithm::Fft) << c.explain();
+}
+
+}  // namespace
+}  // namespace convkit

@@ -268,6 +268,10 @@ struct Streaming {
   Streaming(std::unique_ptr<convkit::Context> c, std::unique_ptr<convkit::StreamingConv> sc, int dev,
             std::uintptr_t st)
       : own(std::move(c)), s(std::move(sc)), device(dev), stream(st) {}
+  ~Streaming() {
+    DeviceGuard guard(device);  // its device memory is freed on its device's stream
+    s.reset();
+  }
 
   // f(StreamingConv&) under the rules above.
   template <class F>

@@ -15,6 +15,7 @@ output_shape         -- the output shape conv() would give
 supports             -- whether an algorithm serves a problem, and which kernel
 workspace_bytes      -- device workspace an algorithm needs
 choose_algorithm     -- what algorithm='auto' picks, printed like explain()
+StreamingConv        -- causal 1-D filtering of chunked signals, one push at a time
 Context              -- the settings of the context calls on a device and stream use (set_exact)
 toeplitz_matrix      -- the convolution's matrix T (y = T x) as scipy.sparse.csr_array
 write_matrix_market  -- T written as Matrix Market
@@ -34,11 +35,12 @@ from ._convkit import Error, Status
 from ._core import Context, choose_algorithm, conv, output_shape, supports, workspace_bytes
 from ._grad import conv_backward_bias, conv_backward_data, conv_backward_filter, conv_transpose
 from ._matrix import toeplitz_matrix, write_matrix_market
+from ._streaming import StreamingConv
 from ._info import info
 from . import ndimage, signal
 
 __version__ = _convkit.__version__
 
-__all__ = ["Context", "Error", "Status", "choose_algorithm", "conv", "conv_backward_bias", "conv_backward_data",
-           "conv_backward_filter", "conv_transpose", "info", "ndimage", "output_shape", "signal",
+__all__ = ["Context", "Error", "Status", "StreamingConv", "choose_algorithm", "conv", "conv_backward_bias",
+           "conv_backward_data", "conv_backward_filter", "conv_transpose", "info", "ndimage", "output_shape", "signal",
            "supports", "toeplitz_matrix", "workspace_bytes", "write_matrix_market", "__version__"]

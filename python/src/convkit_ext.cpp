@@ -4,8 +4,8 @@
 // queries (output_shape, supports, workspace_bytes, choose_algorithm), the
 // forward convolution on host (the CPU reference) or device arrays, the host
 // Toeplitz matrix and the reference transposed convolution, the gradients
-// and the transposed convolution on host or device arrays -- and maps
-// convkit::Error statuses to Python exceptions. Arrays arrive through nanobind's
+// and the transposed convolution on host or device arrays, StreamingConv --
+// and maps convkit::Error statuses to Python exceptions. Arrays arrive through nanobind's
 // ndarray (DLPack or the buffer protocol) without copies; the pure-Python layer
 // (convkit/*.py) makes them contiguous, allocates outputs in the caller's array
 // type and resolves the caller's stream before calling in here.
@@ -24,9 +24,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -245,6 +247,123 @@ void conv_transpose(const convkit::ConvSpec& spec, const Array& x, const Array& 
   }
   DeviceCall call(x, stream);
   convkit::conv_transpose(call.ctx, spec, tx, tw, tb, ty, algo);
+}
+
+// A convkit::StreamingConv for Python. A host stream (host weights) has a
+// Context of its own, which never touches a device; its calls run with the
+// GIL released (the CPU reference can take a while), one at a time per
+// object (the mutex). A device stream runs on context_for(device, stream),
+// which other calls share, so its calls hold the GIL, as conv() does, and
+// only enqueue work. Arrays handed in on the device must live on the
+// stream's device and come with the stream it runs on as the caller's
+// stream: the history and the working buffer are ordered on that one stream
+// only, and the library cannot see the caller's.
+struct Streaming {
+  std::unique_ptr<convkit::Context> own;  // host streams only
+  std::unique_ptr<convkit::StreamingConv> s;
+  int device = -1;            // device streams: the weights' device
+  std::uintptr_t stream = 0;  // device streams: the stream its work is enqueued on
+  std::mutex m;
+
+  Streaming(std::unique_ptr<convkit::Context> c, std::unique_ptr<convkit::StreamingConv> sc, int dev,
+            std::uintptr_t st)
+      : own(std::move(c)), s(std::move(sc)), device(dev), stream(st) {}
+  ~Streaming() {
+    DeviceGuard guard(device);  // its device memory is freed on its device's stream
+    s.reset();
+  }
+
+  // f(StreamingConv&) under the rules above.
+  template <class F>
+  decltype(auto) call(F&& f) {
+    if (own) {
+      nb::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(m);
+      return f(*s);
+    }
+    DeviceGuard guard(device);
+    return f(*s);
+  }
+
+  // A device array `what` handed in on `caller_stream` must be on this
+  // stream's device and stream (host arrays and host streams are left to the
+  // library, which names the location rule).
+  void check_device_array(const Array& a, const char* what, std::uintptr_t caller_stream) const {
+    if (own || !on_device(a)) return;
+    if (a.device_id() != device)
+      throw convkit::Error(convkit::Status::InvalidArgument,
+                           std::string("StreamingConv: ") + what + " is on CUDA device " +
+                               std::to_string(a.device_id()) + ": this stream runs on device " +
+                               std::to_string(device) + " (where its weights are)");
+    if (caller_stream != stream)
+      throw convkit::Error(convkit::Status::InvalidArgument,
+                           std::string("StreamingConv: ") + what + " comes on stream " +
+                               std::to_string(caller_stream) + ": this stream enqueues its work on stream " +
+                               std::to_string(stream) +
+                               " (current, or given, when it was made); call it with that stream current or "
+                               "pass stream=");
+  }
+};
+
+void streaming_init(Streaming* self, const convkit::ConvSpec& spec, const Array& w,
+                    const std::optional<Array>& bias, convkit::Algorithm algo, std::int64_t batch,
+                    std::uintptr_t stream) {
+  const convkit::TensorArg tw = tensor_arg(w, "w", false);
+  const convkit::TensorArg tb = bias ? tensor_arg(*bias, "bias", false) : convkit::TensorArg();
+  std::unique_ptr<convkit::Context> own;
+  std::unique_ptr<convkit::StreamingConv> s;
+  int device = -1;
+  if (tw.location == convkit::Location::Host) {
+    own = std::make_unique<convkit::Context>();  // its stream is made at first use: never, here
+    s = std::make_unique<convkit::StreamingConv>(*own, spec, tw, tb, algo, batch);
+    stream = 0;
+  } else {
+    device = w.device_id();
+    DeviceGuard guard(device);
+    s = std::make_unique<convkit::StreamingConv>(context_for(device, stream), spec, tw, tb, algo, batch);
+  }
+  new (self) Streaming(std::move(own), std::move(s), device, stream);
+}
+
+void streaming_push(Streaming& self, const Array& x, const Array& y, std::uintptr_t stream) {
+  const convkit::TensorArg tx = tensor_arg(x, "x", false), ty = tensor_arg(y, "out", true);
+  self.check_device_array(x, "x", stream);
+  self.check_device_array(y, "out", stream);
+  self.call([&](convkit::StreamingConv& s) { s.push(tx, ty); });
+}
+
+void streaming_set_history(Streaming& self, const Array& h, std::uintptr_t stream) {
+  const convkit::TensorArg th = tensor_arg(h, "history", false);
+  self.check_device_array(h, "history", stream);
+  self.call([&](convkit::StreamingConv& s) { s.set_history(th); });
+}
+
+// Copies the history into `out` (of its shape, dtype and location): a host
+// copy, or one enqueued on the stream (the caller reads it in stream order).
+void streaming_history(Streaming& self, const Array& out, std::uintptr_t stream) {
+  const convkit::TensorArg to = tensor_arg(out, "out", true);
+  self.check_device_array(out, "out", stream);
+  self.call([&](convkit::StreamingConv& s) {
+    const convkit::TensorArg h = s.history();
+    if (to.location != h.location || to.dtype != h.dtype || !(to.shape == h.shape))
+      throw convkit::Error(convkit::Status::InvalidArgument,
+                           "StreamingConv.history: out must be a " + std::string(convkit::dtype_name(h.dtype)) +
+                               " " + convkit::location_name(h.location) + " array of the history's shape");
+    const std::size_t bytes =
+        static_cast<std::size_t>(h.shape.numel("history")) * convkit::dtype_size(h.dtype);
+    if (bytes == 0) return;
+    if (h.location == convkit::Location::Host) {
+      std::memcpy(const_cast<void*>(to.data), h.data, bytes);
+      return;
+    }
+    const cudaError_t e = cudaMemcpyAsync(const_cast<void*>(to.data), h.data, bytes, cudaMemcpyDeviceToDevice,
+                                          s.context().stream());
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      throw convkit::Error(convkit::Status::CudaError,
+                           std::string("StreamingConv.history: cudaMemcpyAsync: ") + cudaGetErrorString(e));
+    }
+  });
 }
 
 template <class T>
@@ -526,6 +645,44 @@ NB_MODULE(_convkit, m) {
         },
         "spec"_a, "dy"_a.noconvert(), "w"_a.noconvert(), "dx"_a.noconvert(),
         "dx = Tᵀ·dy, the adjoint of the bias-free conv (host arrays; the CPU reference).");
+  nb::class_<Streaming>(m, "StreamingConv",
+                        "convkit::StreamingConv: a causal 1-D filter over chunks (the Python class is "
+                        "convkit.StreamingConv).")
+      .def("__init__", &streaming_init, "spec"_a, "w"_a.noconvert(), "bias"_a.noconvert().none(), "algorithm"_a,
+           "batch"_a, "stream"_a,
+           "Host weights: a host stream (the CPU reference); device weights: a device stream on `stream`.")
+      .def("push", &streaming_push, "x"_a.noconvert(), "out"_a.noconvert(), "stream"_a,
+           "Filters the chunk x [N, C, L] into out [N, K, L] and keeps the new history.")
+      .def("set_history", &streaming_set_history, "h"_a.noconvert(), "stream"_a)
+      .def("history", &streaming_history, "out"_a.noconvert(), "stream"_a,
+           "Copies the history [N, C, dil*(k-1)] into out.")
+      .def("zero_history", [](Streaming& self) { self.call([](convkit::StreamingConv& s) { s.zero_history(); }); })
+      .def("reset", [](Streaming& self) { self.call([](convkit::StreamingConv& s) { s.reset(); }); })
+      .def("output_shape",
+           [](Streaming& self, const ShapeVec& x) {
+             return from_shape(self.s->output_shape(to_shape(x, "x")));
+           },
+           "x_shape"_a)
+      .def("algorithm_for",
+           [](Streaming& self, std::int64_t L) {
+             return self.call([L](convkit::StreamingConv& s) { return s.algorithm_for(L); });
+           },
+           "length"_a)
+      .def_prop_ro("history_shape", [](Streaming& self) { return from_shape(self.s->history().shape); })
+      .def_prop_ro("samples_pushed",
+                   [](Streaming& self) {
+                     return self.call([](convkit::StreamingConv& s) { return s.samples_pushed(); });
+                   })
+      .def_prop_ro("algorithm", [](Streaming& self) { return self.s->algorithm(); })
+      .def_prop_ro("dtype", [](Streaming& self) { return self.s->dtype(); })
+      .def_prop_ro("on_device", [](Streaming& self) { return self.s->location() == convkit::Location::Device; })
+      .def_prop_ro("device", [](Streaming& self) { return self.device; })
+      .def_prop_ro("stream", [](Streaming& self) { return self.stream; })
+      .def_prop_ro("batch", [](Streaming& self) { return self.s->batch(); })
+      .def_prop_ro("channels", [](Streaming& self) { return self.s->channels(); })
+      .def_prop_ro("out_channels", [](Streaming& self) { return self.s->out_channels(); })
+      .def_prop_ro("history_length", [](Streaming& self) { return self.s->history_length(); });
+
   m.def("toeplitz_csr", &toeplitz_csr, "spec"_a, "x_shape"_a, "w"_a.noconvert(),
         "(rows, cols, indptr, indices, data) of the host-built Toeplitz matrix T (y = T·x per image).");
   m.def("write_matrix_market", &toeplitz_write_mm, "spec"_a, "x_shape"_a, "w"_a.noconvert(), "path"_a);

@@ -7,7 +7,7 @@ import pytest
 
 
 @pytest.mark.parametrize("name", ["convkit._core", "convkit._grad", "convkit._matrix", "convkit._info", "convkit.signal",
-                                  "convkit.ndimage"])
+                                  "convkit.ndimage", "convkit._streaming"])
 def test_docstring_examples(name):
     if name in ("convkit._matrix", "convkit.signal", "convkit.ndimage"):
         pytest.importorskip("scipy")

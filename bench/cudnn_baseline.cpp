@@ -198,6 +198,44 @@ struct DeviceBuffer {
   }
 };
 
+// cudnnFind's choice for one direction (forward, backward-data or
+// backward-filter) over its `Count` algorithms: allocates `ws` as the
+// workspace Find may use, the largest any algorithm asks for within
+// `workspace_cap` (algorithms that need more are then simply not chosen),
+// runs `find` (cudnnFind...AlgorithmEx bound to the pass's descriptors and
+// buffers) and returns the algorithm of the first result -- they come
+// fastest first -- that ran, fits, and (for float) did not use tensor
+// cores. For double the result's math type is set on `conv_desc`; float
+// stays on CUDNN_FMA_MATH even when Find reports DEFAULT_MATH for the
+// algorithm, which could let TF32 back in. Syncs `stream` before returning.
+//   workspace_size(Algo, std::size_t* bytes) -> cudnnStatus_t
+//   find(int requested, int* returned, Perf* perf, void* ws, std::size_t ws_bytes) -> cudnnStatus_t
+// `find_name` names the Find call in its error, `pass` the pass in the
+// "no FMA-math ... algorithm" error.
+template <class Perf, int Count, class WorkspaceSize, class Find>
+decltype(Perf::algo) find_fastest_usable(WorkspaceSize workspace_size, Find find, DeviceBuffer& ws,
+                                         std::size_t workspace_cap, cudnnConvolutionDescriptor_t conv_desc, DType t,
+                                         cudaStream_t stream, const char* find_name, const char* pass) {
+  using Algo = decltype(Perf::algo);
+  std::size_t want = 0;
+  for (int a = 0; a < Count; ++a) {
+    std::size_t bytes = 0;
+    if (workspace_size(static_cast<Algo>(a), &bytes) == CUDNN_STATUS_SUCCESS && bytes <= workspace_cap)
+      want = std::max(want, bytes);
+  }
+  ws.allocate(want, "cudaMalloc (cuDNN workspace)");
+  Perf perf[Count];
+  int returned = 0;
+  check(find(Count, &returned, perf, ws.p, ws.bytes), find_name);
+  for (int i = 0; i < returned; ++i) {
+    if (!usable(perf[i], ws.bytes, t)) continue;
+    if (t != DType::F32) check(cudnnSetConvolutionMathType(conv_desc, perf[i].mathType), "cudnnSetConvolutionMathType");
+    check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    return perf[i].algo;
+  }
+  throw CudnnUnsupported(std::string("cudnnFind found no FMA-math ") + pass + " algorithm for this problem");
+}
+
 }  // namespace
 
 struct CudnnConv::Impl {
@@ -244,39 +282,15 @@ CudnnConv::CudnnConv(cudaStream_t stream, const ConvProblem& p, DType t, const v
 
   m.y.allocate(m.d.y_bytes, "cudaMalloc (cuDNN output)");
 
-  // The workspace Find may use: the largest any algorithm asks for, within
-  // the cap (algorithms that need more are then simply not chosen).
-  std::size_t want = 0;
-  for (int a = 0; a < CUDNN_CONVOLUTION_FWD_ALGO_COUNT; ++a) {
-    std::size_t bytes = 0;
-    if (cudnnGetConvolutionForwardWorkspaceSize(h, m.d.x_desc, m.d.w_desc, m.d.conv_desc, m.d.y_desc,
-                                                static_cast<cudnnConvolutionFwdAlgo_t>(a),
-                                                &bytes) == CUDNN_STATUS_SUCCESS &&
-        bytes <= workspace_cap)
-      want = std::max(want, bytes);
-  }
-  m.ws.allocate(want, "cudaMalloc (cuDNN workspace)");
-
-  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  int returned = 0;
-  check(cudnnFindConvolutionForwardAlgorithmEx(h, m.d.x_desc, x, m.d.w_desc, w, m.d.conv_desc, m.d.y_desc, m.y.p,
-                                               CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf, m.ws.p,
-                                               m.ws.bytes),
-        "cudnnFindConvolutionForwardAlgorithmEx");
-  // Results come fastest first; take the first that ran, fits, and (for
-  // float) did not use tensor cores.
-  for (int i = 0; i < returned; ++i) {
-    const cudnnConvolutionFwdAlgoPerf_t& r = perf[i];
-    if (!usable(r, m.ws.bytes, t)) continue;
-    m.algo = r.algo;
-    // Float stays on CUDNN_FMA_MATH even when Find reports DEFAULT_MATH for
-    // the algorithm, which could let TF32 back in.
-    if (t != DType::F32)
-      check(cudnnSetConvolutionMathType(m.d.conv_desc, r.mathType), "cudnnSetConvolutionMathType");
-    check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-    return;
-  }
-  throw CudnnUnsupported("cudnnFind found no FMA-math forward algorithm for this problem");
+  m.algo = find_fastest_usable<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+      [&](cudnnConvolutionFwdAlgo_t a, std::size_t* bytes) {
+        return cudnnGetConvolutionForwardWorkspaceSize(h, m.d.x_desc, m.d.w_desc, m.d.conv_desc, m.d.y_desc, a, bytes);
+      },
+      [&](int requested, int* returned, cudnnConvolutionFwdAlgoPerf_t* perf, void* ws, std::size_t ws_bytes) {
+        return cudnnFindConvolutionForwardAlgorithmEx(h, m.d.x_desc, x, m.d.w_desc, w, m.d.conv_desc, m.d.y_desc,
+                                                      m.y.p, requested, returned, perf, ws, ws_bytes);
+      },
+      m.ws, workspace_cap, m.d.conv_desc, t, stream, "cudnnFindConvolutionForwardAlgorithmEx", "forward");
 }
 
 CudnnConv::~CudnnConv() = default;
@@ -367,57 +381,32 @@ CudnnConvBackward::CudnnConvBackward(cudaStream_t stream, const ConvProblem& p, 
   check(cudnnSetStream(h, stream), "cudnnSetStream");
   m.out.allocate(data ? m.d.x_bytes : m.d.w_bytes, "cudaMalloc (cuDNN gradient)");
 
-  std::size_t want = 0;
   if (data) {
-    for (int a = 0; a < CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; ++a) {
-      std::size_t bytes = 0;
-      if (cudnnGetConvolutionBackwardDataWorkspaceSize(h, m.d.w_desc, m.d.y_desc, m.d.conv_desc, m.d.x_desc,
-                                                       static_cast<cudnnConvolutionBwdDataAlgo_t>(a),
-                                                       &bytes) == CUDNN_STATUS_SUCCESS &&
-          bytes <= workspace_cap)
-        want = std::max(want, bytes);
-    }
-    m.ws.allocate(want, "cudaMalloc (cuDNN workspace)");
-    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    int returned = 0;
-    check(cudnnFindConvolutionBackwardDataAlgorithmEx(h, m.d.w_desc, w, m.d.y_desc, dy, m.d.conv_desc, m.d.x_desc,
-                                                      m.out.p, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned,
-                                                      perf, m.ws.p, m.ws.bytes),
-          "cudnnFindConvolutionBackwardDataAlgorithmEx");
-    for (int i = 0; i < returned; ++i) {
-      if (!usable(perf[i], m.ws.bytes, t)) continue;
-      m.data_algo = perf[i].algo;
-      if (t != DType::F32)
-        check(cudnnSetConvolutionMathType(m.d.conv_desc, perf[i].mathType), "cudnnSetConvolutionMathType");
-      check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-      return;
-    }
-    throw CudnnUnsupported("cudnnFind found no FMA-math backward-data algorithm for this problem");
-  }
-  for (int a = 0; a < CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT; ++a) {
-    std::size_t bytes = 0;
-    if (cudnnGetConvolutionBackwardFilterWorkspaceSize(h, m.d.x_desc, m.d.y_desc, m.d.conv_desc, m.d.w_desc,
-                                                       static_cast<cudnnConvolutionBwdFilterAlgo_t>(a),
-                                                       &bytes) == CUDNN_STATUS_SUCCESS &&
-        bytes <= workspace_cap)
-      want = std::max(want, bytes);
-  }
-  m.ws.allocate(want, "cudaMalloc (cuDNN workspace)");
-  cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-  int returned = 0;
-  check(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, m.d.x_desc, x, m.d.y_desc, dy, m.d.conv_desc, m.d.w_desc,
-                                                      m.out.p, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
-                                                      perf, m.ws.p, m.ws.bytes),
-        "cudnnFindConvolutionBackwardFilterAlgorithmEx");
-  for (int i = 0; i < returned; ++i) {
-    if (!usable(perf[i], m.ws.bytes, t)) continue;
-    m.filter_algo = perf[i].algo;
-    if (t != DType::F32)
-      check(cudnnSetConvolutionMathType(m.d.conv_desc, perf[i].mathType), "cudnnSetConvolutionMathType");
-    check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    m.data_algo = find_fastest_usable<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
+        [&](cudnnConvolutionBwdDataAlgo_t a, std::size_t* bytes) {
+          return cudnnGetConvolutionBackwardDataWorkspaceSize(h, m.d.w_desc, m.d.y_desc, m.d.conv_desc, m.d.x_desc, a,
+                                                              bytes);
+        },
+        [&](int requested, int* returned, cudnnConvolutionBwdDataAlgoPerf_t* perf, void* ws, std::size_t ws_bytes) {
+          return cudnnFindConvolutionBackwardDataAlgorithmEx(h, m.d.w_desc, w, m.d.y_desc, dy, m.d.conv_desc,
+                                                             m.d.x_desc, m.out.p, requested, returned, perf, ws,
+                                                             ws_bytes);
+        },
+        m.ws, workspace_cap, m.d.conv_desc, t, stream, "cudnnFindConvolutionBackwardDataAlgorithmEx", "backward-data");
     return;
   }
-  throw CudnnUnsupported("cudnnFind found no FMA-math backward-filter algorithm for this problem");
+  m.filter_algo = find_fastest_usable<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
+      [&](cudnnConvolutionBwdFilterAlgo_t a, std::size_t* bytes) {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, m.d.x_desc, m.d.y_desc, m.d.conv_desc, m.d.w_desc, a,
+                                                              bytes);
+      },
+      [&](int requested, int* returned, cudnnConvolutionBwdFilterAlgoPerf_t* perf, void* ws, std::size_t ws_bytes) {
+        return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, m.d.x_desc, x, m.d.y_desc, dy, m.d.conv_desc,
+                                                             m.d.w_desc, m.out.p, requested, returned, perf, ws,
+                                                             ws_bytes);
+      },
+      m.ws, workspace_cap, m.d.conv_desc, t, stream, "cudnnFindConvolutionBackwardFilterAlgorithmEx",
+      "backward-filter");
 }
 
 CudnnConvBackward::~CudnnConvBackward() = default;

@@ -110,12 +110,40 @@ struct Im2colGemmBatch {
   std::int64_t batch = 0;
 };
 
+/// Where entry (image i, group g) of a batched GEMM finds one operand:
+/// i·image + g·group elements from that operand's base.
+struct Im2colOperandStep {
+  std::int64_t image = 0, group = 0;
+};
+
+/// The strided-batched calls covering `count` images × G groups, operands
+/// stepping as `a`, `b`, `c`. When the images may share a call, whichever
+/// needs fewer calls: the groups of each image (count < G: count calls) or
+/// the images of each group (G calls). When they may not (they accumulate
+/// into the same C), the groups of each image, call i for image i. None
+/// when count <= 0.
+inline std::vector<Im2colGemmBatch> im2col_gemm_batches(std::int64_t count, std::int64_t G, Im2colOperandStep a,
+                                                        Im2colOperandStep b, Im2colOperandStep c,
+                                                        bool images_may_share_a_call) {
+  std::vector<Im2colGemmBatch> calls;
+  if (count <= 0) return calls;
+  if (count < G || !images_may_share_a_call) {
+    for (std::int64_t i = 0; i < count; ++i)
+      calls.push_back({i * a.image, i * b.image, i * c.image, a.group, b.group, c.group, G});
+  } else {
+    for (std::int64_t j = 0; j < G; ++j)
+      calls.push_back({j * a.group, j * b.group, j * c.group, a.image, b.image, c.image, count});
+  }
+  return calls;
+}
+
 /// The GEMMs of `count` images, all groups. Shared sizes m = Q, n = K/G,
 /// k = kdim, lda = ldc = Q, ldb = kdim. Entry (image i, group g) has
 ///   A at (i·G + g)·kdim·Q,  B at g·(K/G)·kdim,  C at (i·G + g)·(K/G)·Q,
 /// so A and C are uniform in i·G + g but B repeats per image: batch the
 /// groups of each image (count < G calls) or the images of each group (G
-/// calls), whichever needs fewer calls. G == 1 is always one call.
+/// calls), whichever needs fewer calls (im2col_gemm_batches). G == 1 is
+/// always one call.
 struct Im2colGemmPlan {
   std::int64_t m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
   std::vector<Im2colGemmBatch> calls;
@@ -130,14 +158,7 @@ inline Im2colGemmPlan im2col_gemm_plan(const ConvProblem& p, std::int64_t kdim, 
   g.lda = Q;
   g.ldb = kdim;
   g.ldc = Q;
-  if (count <= 0) return g;
-  if (count < G) {
-    for (std::int64_t i = 0; i < count; ++i)
-      g.calls.push_back({i * G * kdim * Q, 0, i * p.K * Q, kdim * Q, Kg * kdim, Kg * Q, G});
-  } else {
-    for (std::int64_t j = 0; j < G; ++j)
-      g.calls.push_back({j * kdim * Q, j * Kg * kdim, j * Kg * Q, G * kdim * Q, 0, p.K * Q, count});
-  }
+  g.calls = im2col_gemm_batches(count, G, {G * kdim * Q, kdim * Q}, {0, Kg * kdim}, {p.K * Q, Kg * Q}, true);
   return g;
 }
 
@@ -184,7 +205,8 @@ struct Im2colGradGemm {
 /// start at the A base, dy at the B base (the chunk's first image), dW at C.
 /// One call per image, batched over groups: entry (image i, group g) has
 ///   A at (i·G + g)·kdim·Q,  B at (i·G + g)·(K/G)·Q,  C at g·(K/G)·kdim.
-/// Images cannot be batched: they all accumulate into the same dW_g. Call i
+/// Images cannot be batched: they all accumulate into the same dW_g
+/// (im2col_gemm_batches with images_may_share_a_call false). Call i
 /// accumulates when i > 0, call 0 when `accumulate_first`.
 inline Im2colGradGemm im2col_dw_gemm(const ConvProblem& p, std::int64_t kdim, std::int64_t count,
                                      bool accumulate_first) {
@@ -198,9 +220,9 @@ inline Im2colGradGemm im2col_dw_gemm(const ConvProblem& p, std::int64_t kdim, st
   g.lda = Q;
   g.ldb = Q;
   g.ldc = kdim;
-  for (std::int64_t i = 0; i < count; ++i)
-    g.calls.push_back({{i * G * kdim * Q, i * p.K * Q, 0, kdim * Q, Kg * Q, Kg * kdim, G},
-                       i > 0 || accumulate_first});
+  const std::vector<Im2colGemmBatch> calls =
+      im2col_gemm_batches(count, G, {G * kdim * Q, kdim * Q}, {p.K * Q, Kg * Q}, {0, Kg * kdim}, false);
+  for (std::size_t i = 0; i < calls.size(); ++i) g.calls.push_back({calls[i], i > 0 || accumulate_first});
   return g;
 }
 
@@ -209,7 +231,8 @@ inline Im2colGradGemm im2col_dw_gemm(const ConvProblem& p, std::int64_t kdim, st
 /// group g) has
 ///   A at (i·G + g)·(K/G)·Q,  B at g·(K/G)·kdim,  C at (i·G + g)·kdim·Q,
 /// uniform in i·G + g except B, which repeats per image: batched like the
-/// forward (groups of each image when count < G, else images of each group).
+/// forward (im2col_gemm_batches: groups of each image when count < G, else
+/// images of each group).
 /// Every call accumulates iff `accumulate`.
 inline Im2colGradGemm im2col_dx_gemm(const ConvProblem& p, std::int64_t kdim, std::int64_t count, bool accumulate) {
   Im2colGradGemm g;
@@ -222,14 +245,9 @@ inline Im2colGradGemm im2col_dx_gemm(const ConvProblem& p, std::int64_t kdim, st
   g.lda = Q;
   g.ldb = kdim;
   g.ldc = Q;
-  if (count <= 0) return g;
-  if (count < G) {
-    for (std::int64_t i = 0; i < count; ++i)
-      g.calls.push_back({{i * p.K * Q, 0, i * G * kdim * Q, Kg * Q, Kg * kdim, kdim * Q, G}, accumulate});
-  } else {
-    for (std::int64_t j = 0; j < G; ++j)
-      g.calls.push_back({{j * Kg * Q, j * Kg * kdim, j * kdim * Q, p.K * Q, 0, G * kdim * Q, count}, accumulate});
-  }
+  for (const Im2colGemmBatch& at :
+       im2col_gemm_batches(count, G, {p.K * Q, Kg * Q}, {0, Kg * kdim}, {G * kdim * Q, kdim * Q}, true))
+    g.calls.push_back({at, accumulate});
   return g;
 }
 

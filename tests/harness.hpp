@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,32 @@ HostTensor<T> random_floats(const Shape& s, std::uint64_t seed);
 /// Element-wise |t|.
 template <class T>
 HostTensor<T> abs_of(const HostTensor<T>& t);
+
+/// A tensor of shape `s` with every element `v` (outputs poisoned with NaN).
+template <class T>
+HostTensor<T> filled(const Shape& s, T v) {
+  HostTensor<T> t(s);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = v;
+  return t;
+}
+
+/// conv() with `algo` on the device, into a y first filled with `poison`;
+/// returns y (to_host synchronises, so the device copies outlive the call).
+template <class T>
+HostTensor<T> run_conv_on_device(Context& ctx, const ConvSpec& spec, const HostTensor<T>& x, const HostTensor<T>& w,
+                                 const HostTensor<T>* b, Algorithm algo,
+                                 T poison = std::numeric_limits<T>::quiet_NaN()) {
+  const auto dx = DeviceTensor<T>::from_host(ctx, x);
+  const auto dw = DeviceTensor<T>::from_host(ctx, w);
+  auto dy = DeviceTensor<T>::from_host(ctx, filled<T>(spec.output_shape(x.shape(), w.shape()), poison));
+  if (b) {
+    const auto db = DeviceTensor<T>::from_host(ctx, *b);
+    conv(ctx, spec, dx.view(), dw.view(), db.view(), dy.view(), algo);
+    return dy.to_host();
+  }
+  conv(ctx, spec, dx.view(), dw.view(), dy.view(), algo);
+  return dy.to_host();
+}
 
 /// One row of the problem table.
 struct ConvCase {

@@ -31,13 +31,6 @@ namespace {
 constexpr Algorithm kAlgo = Algorithm::Fft;
 
 template <class T>
-HostTensor<T> filled(const Shape& s, T v) {
-  HostTensor<T> t(s);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = v;
-  return t;
-}
-
-template <class T>
 std::vector<double> as_doubles(const HostTensor<T>& t) {
   std::vector<double> v(static_cast<std::size_t>(t.numel()));
   for (std::int64_t i = 0; i < t.numel(); ++i) v[static_cast<std::size_t>(i)] = double(t[i]);
@@ -102,16 +95,7 @@ template <class T>
 HostTensor<T> run_conv(Context& ctx, const ConvSpec& spec, const HostTensor<T>& x, const HostTensor<T>& w,
                        const HostTensor<T>* b, Algorithm algo = kAlgo,
                        T poison = std::numeric_limits<T>::quiet_NaN()) {
-  const auto dx = DeviceTensor<T>::from_host(ctx, x);
-  const auto dw = DeviceTensor<T>::from_host(ctx, w);
-  auto dy = DeviceTensor<T>::from_host(ctx, filled<T>(spec.output_shape(x.shape(), w.shape()), poison));
-  if (b) {
-    const auto db = DeviceTensor<T>::from_host(ctx, *b);
-    conv(ctx, spec, dx.view(), dw.view(), db.view(), dy.view(), algo);
-    return dy.to_host();  // synchronises before db goes out of scope
-  }
-  conv(ctx, spec, dx.view(), dw.view(), dy.view(), algo);
-  return dy.to_host();
+  return run_conv_on_device(ctx, spec, x, w, b, algo, poison);
 }
 
 // One problem end to end: data (small integers or uniform floats) with the

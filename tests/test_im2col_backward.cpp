@@ -129,13 +129,6 @@ class HostExec {
 };
 
 template <class T>
-HostTensor<T> filled(const Shape& s, T v) {
-  HostTensor<T> t(s);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = v;
-  return t;
-}
-
-template <class T>
 HostTensor<T> copy_of(const HostTensor<T>& a) {
   HostTensor<T> t(a.shape());
   for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = a[i];

@@ -17,27 +17,11 @@ namespace {
 
 constexpr Algorithm kAlgo = Algorithm::Im2colGemm;
 
-template <class T>
-HostTensor<T> filled(const Shape& s, T v) {
-  HostTensor<T> t(s);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = v;
-  return t;
-}
-
 // Runs conv on the device into a y poisoned with `poison`, returns y.
 template <class T>
 HostTensor<T> run_conv(Context& ctx, const ConvSpec& spec, const HostTensor<T>& x, const HostTensor<T>& w,
                        const HostTensor<T>* b, T poison = std::numeric_limits<T>::quiet_NaN()) {
-  const auto dx = DeviceTensor<T>::from_host(ctx, x);
-  const auto dw = DeviceTensor<T>::from_host(ctx, w);
-  auto dy = DeviceTensor<T>::from_host(ctx, filled<T>(spec.output_shape(x.shape(), w.shape()), poison));
-  if (b) {
-    const auto db = DeviceTensor<T>::from_host(ctx, *b);
-    conv(ctx, spec, dx.view(), dw.view(), db.view(), dy.view(), kAlgo);
-    return dy.to_host();  // synchronises before db goes out of scope
-  }
-  conv(ctx, spec, dx.view(), dw.view(), dy.view(), kAlgo);
-  return dy.to_host();
+  return run_conv_on_device(ctx, spec, x, w, b, kAlgo, poison);
 }
 
 template <class T>
